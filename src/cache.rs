@@ -1,0 +1,257 @@
+//! The token cache: one JSON file per profile, written atomically, renewed under a lock.
+//!
+//! Readers never lock: a writer replaces `<profile>.json` by writing a temp file (created with O_EXCL and mode 0600,
+//! under an unpredictable name), fsyncing it and renaming it over the old one, so a reader sees the old entry or the
+//! new one, never half. Renewal takes an exclusive `flock` on the sibling `<profile>.lock` (never on the data file),
+//! and [`Cache::write`] takes the [`Lock`] as an argument so nobody writes unlocked. The kernel drops the lock when
+//! its holder dies, so a killed process never wedges the others.
+
+use std::collections::BTreeMap;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::secret::{Secret, exposed};
+
+/// The cache file format version.
+const VERSION: u32 = 1;
+
+/// One profile's cached state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    /// Format version.
+    pub v: u32,
+    /// The profile it belongs to.
+    pub profile: String,
+    /// Digest of the profile settings that produced it; a mismatch makes the entry a miss.
+    pub fingerprint: String,
+    /// The bearer token; absent after `erase --token` when a refresh token is kept.
+    #[serde(default, with = "exposed::option", skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// When the token expires; absent for never.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// When tokenfob obtained it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub obtained_at: OffsetDateTime,
+    /// A refresh token, when the login kind has one.
+    #[serde(default, with = "exposed::option", skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+    /// When the refresh token expires, if known.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    /// Non-secret values the login used that logout needs again (GoodData's token id).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
+}
+
+impl Entry {
+    /// A new entry for `profile`.
+    pub fn new(profile: &str, fingerprint: String, obtained_at: OffsetDateTime) -> Entry {
+        Entry {
+            v: VERSION,
+            profile: profile.to_owned(),
+            fingerprint,
+            token: None,
+            expires_at: None,
+            obtained_at,
+            refresh_token: None,
+            refresh_expires_at: None,
+            vars: BTreeMap::new(),
+        }
+    }
+
+    /// True when the refresh token exists and has not expired at `now`.
+    pub fn can_refresh(&self, now: OffsetDateTime) -> bool {
+        self.refresh_token.is_some() && self.refresh_expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// Parses an entry; anything malformed is `None` (a miss), never an error.
+pub fn parse_entry(bytes: &[u8]) -> Option<Entry> {
+    serde_json::from_slice::<Entry>(bytes).ok().filter(|e| e.v == VERSION)
+}
+
+/// The cache directory.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// An exclusive lock on one profile; released on drop (or by the kernel when the process dies).
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+    profile: String,
+}
+
+impl Cache {
+    /// The cache in `dir` (nothing is created until a write).
+    pub fn new(dir: PathBuf) -> Cache {
+        Cache { dir }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn entry_path(&self, profile: &str) -> PathBuf {
+        self.dir.join(format!("{profile}.json"))
+    }
+
+    /// The lock file of `profile`.
+    pub fn lock_path(&self, profile: &str) -> PathBuf {
+        self.dir.join(format!("{profile}.lock"))
+    }
+
+    /// Reads the entry of `profile`; a missing, unreadable or corrupt file is `None`.
+    pub fn read(&self, profile: &str) -> Option<Entry> {
+        let path = self.entry_path(profile);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return None,
+            Err(e) => {
+                crate::log::warn(format_args!("cannot read {}: {e}; treating it as empty", path.display()));
+                return None;
+            }
+        };
+        let entry = parse_entry(&bytes).filter(|e| e.profile == profile);
+        if entry.is_none() {
+            crate::log::warn(format_args!("{} is not a valid cache entry; it will be replaced", path.display()));
+        }
+        entry
+    }
+
+    /// Takes the lock of `profile`, waiting at most `timeout` for another holder.
+    pub fn lock(&self, profile: &str, timeout: Duration) -> Result<Lock> {
+        self.ensure_dir()?;
+        let path = self.lock_path(profile);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| Error::io("opening lock file", &path, e))?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    return Ok(Lock { _file: file, profile: profile.to_owned() });
+                }
+                Err(fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(Error::LockTimeout { path, seconds: timeout.as_secs() });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
+            }
+        }
+    }
+
+    /// Replaces the entry of the locked profile atomically.
+    pub fn write(&self, lock: &Lock, entry: &Entry) -> Result<()> {
+        let path = self.entry_path(&lock.profile);
+        let json = serde_json::to_vec_pretty(entry).map_err(|e| Error::Other(format!("encoding cache entry: {e}")))?;
+        let temp = self.dir.join(format!(".{}.{}.tmp", lock.profile, crate::sys::random_hex(8)));
+        let result = write_new(&temp, &json).and_then(|()| fs::rename(&temp, &path));
+        if let Err(e) = result {
+            let _ = fs::remove_file(&temp);
+            return Err(Error::io("writing cache entry", &path, e));
+        }
+        // Make the rename itself durable; a failure here loses nothing that is not already on its way to disk.
+        if let Ok(dir) = File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Removes the entry of the locked profile; true when there was one.
+    pub fn remove(&self, lock: &Lock) -> Result<bool> {
+        let path = self.entry_path(&lock.profile);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io("removing cache entry", &path, e)),
+        }
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|e| Error::io("creating cache directory", &self.dir, e))
+    }
+}
+
+/// Creates `path` exclusively with mode 0600, writes `bytes` and fsyncs.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn entry(profile: &str, token: &str) -> Entry {
+        let mut e = Entry::new(profile, "f".into(), OffsetDateTime::from_unix_timestamp(0).unwrap());
+        e.token = Some(Secret::new(token.into()));
+        e
+    }
+
+    #[test]
+    fn writes_private_files_and_reads_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("c"));
+        let lock = cache.lock("p", Duration::from_secs(1)).unwrap();
+        cache.write(&lock, &entry("p", "tok")).unwrap();
+        assert_eq!(cache.read("p").unwrap().token.unwrap().expose(), "tok");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("c")), 0o700);
+        assert_eq!(mode(&dir.path().join("c/p.json")), 0o600);
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("c"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+        assert!(cache.remove(&lock).unwrap());
+        assert!(cache.read("p").is_none());
+    }
+
+    #[test]
+    fn corrupt_or_foreign_entries_are_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_owned());
+        fs::write(dir.path().join("p.json"), b"{\"v\":1,\"prof").unwrap();
+        assert!(cache.read("p").is_none());
+        let other = serde_json::to_vec(&entry("q", "t")).unwrap();
+        fs::write(dir.path().join("p.json"), other).unwrap();
+        assert!(cache.read("p").is_none());
+    }
+
+    #[test]
+    fn a_held_lock_times_out_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_owned());
+        let _held = cache.lock("p", Duration::from_secs(1)).unwrap();
+        let err = cache.lock("p", Duration::from_millis(100)).unwrap_err();
+        assert_eq!(err.code(), "lock_timeout");
+        assert!(err.to_string().contains("p.lock"), "{err}");
+    }
+}

@@ -1,0 +1,67 @@
+//! The process environment, read once and passed down as a value.
+//!
+//! Logic never calls `std::env::var` itself: it takes an [`Env`], so tests hand it a map and the real process hands
+//! it a snapshot. This is also the one place that knows the names of tokenfob's own variables.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// `$TOKENFOB_CONFIG`: the configuration file.
+pub const CONFIG: &str = "TOKENFOB_CONFIG";
+/// `$TOKENFOB_PROFILE`: the profile to use when none is named.
+pub const PROFILE: &str = "TOKENFOB_PROFILE";
+/// `$TOKENFOB_CACHE_DIR`: the cache directory.
+pub const CACHE_DIR: &str = "TOKENFOB_CACHE_DIR";
+/// `$TOKENFOB_NO_INPUT`: `1` forbids prompting.
+pub const NO_INPUT: &str = "TOKENFOB_NO_INPUT";
+/// `$TOKENFOB_LOCK_TIMEOUT`: how long to wait for another process's renewal.
+pub const LOCK_TIMEOUT: &str = "TOKENFOB_LOCK_TIMEOUT";
+/// `$TOKENFOB_LOG`: `debug` prints what tokenfob does (never secrets) on stderr.
+pub const LOG: &str = "TOKENFOB_LOG";
+
+/// A snapshot of environment variables.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// The current process's environment (variables that are not UTF-8 are skipped).
+    pub fn from_process() -> Env {
+        let vars =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+        Env { vars }
+    }
+
+    /// An environment made of the given pairs (for tests and the demo).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        let vars = pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        Env { vars }
+    }
+
+    /// The value of `name`, when set and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// True when `name` is set to a value that means yes (`1`, `true`, `yes`).
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.get(name), Some("1" | "true" | "yes" | "on"))
+    }
+
+    /// The lock timeout: `$TOKENFOB_LOCK_TIMEOUT` as seconds or a duration such as `30s`, else 30 s.
+    pub fn lock_timeout(&self) -> Result<Duration, String> {
+        match self.get(LOCK_TIMEOUT) {
+            None => Ok(Duration::from_secs(30)),
+            Some(text) => match text.parse::<f64>() {
+                Ok(secs) if secs >= 0.0 && secs.is_finite() => Ok(Duration::from_secs_f64(secs)),
+                _ => crate::config::parse_duration(text).map_err(|why| format!("{LOCK_TIMEOUT}={text:?}: {why}")),
+            },
+        }
+    }
+
+    /// True when `$TOKENFOB_LOG` asks for debug lines.
+    pub fn debug(&self) -> bool {
+        matches!(self.get(LOG), Some("debug" | "trace"))
+    }
+}

@@ -1,0 +1,88 @@
+//! Every failure tokenfob can report, as one enum.
+//!
+//! Each variant knows its process exit code and its JSON-protocol error code, so the shell face and the JSON face
+//! agree by construction. Messages follow `<what failed>: <why> (<what to do>)` and name the file, URL or variable
+//! involved, never a secret: callers build them from names and URLs only.
+
+use std::path::PathBuf;
+
+/// A tokenfob failure; `Display` gives the one-line message for stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A malformed JSON-protocol request.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A JSON-protocol request with a version other than 1.
+    #[error("unsupported protocol version {0} (this tokenfob speaks version 1)")]
+    UnsupportedVersion(String),
+    /// No profile by that name, or none could be chosen.
+    #[error("{why} (profiles: {known})")]
+    UnknownProfile { why: String, known: String },
+    /// The configuration cannot be read or is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// The server refused the credentials.
+    #[error(
+        "{what}: {url} rejected the credentials: {why} (check the credentials of profile {profile:?}, then run `tokenfob login {profile}`)"
+    )]
+    AuthRejected { what: String, url: String, why: String, profile: String },
+    /// The server answered, but not with something usable.
+    #[error("{what}: {url} answered {why} (try again later, or check the URL)")]
+    Server { what: String, url: String, why: String },
+    /// The server could not be reached.
+    #[error("{what}: cannot reach {url}: {why} (check the network, the proxy and the URL)")]
+    Network { what: String, url: String, why: String },
+    /// A secret must be typed in, and nobody is there to type it.
+    #[error("{what}: needs a terminal, and {why} (run `tokenfob login {profile}` in a terminal)")]
+    InteractionRequired { what: String, why: String, profile: String },
+    /// Another process held the profile's lock for too long.
+    #[error("waiting for lock {}: still held after {seconds}s (another tokenfob is renewing; raise TOKENFOB_LOCK_TIMEOUT, or stop the process that holds it)", path.display())]
+    LockTimeout { path: PathBuf, seconds: u64 },
+    /// Anything else: a local I/O failure, a child command that failed.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// The process exit code documented in docs/protocol.md.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::BadRequest(_) | Error::UnsupportedVersion(_) => 2,
+            Error::UnknownProfile { .. } | Error::Config(_) => 2,
+            Error::AuthRejected { .. } => 3,
+            Error::Server { .. } | Error::Network { .. } => 4,
+            Error::InteractionRequired { .. } => 5,
+            Error::LockTimeout { .. } => 6,
+            Error::Other(_) => 1,
+        }
+    }
+
+    /// The JSON-protocol error code documented in docs/protocol.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "bad_request",
+            Error::UnsupportedVersion(_) => "unsupported_version",
+            Error::UnknownProfile { .. } => "unknown_profile",
+            Error::Config(_) => "config",
+            Error::AuthRejected { .. } => "auth_rejected",
+            Error::Server { .. } => "server",
+            Error::Network { .. } => "network",
+            Error::InteractionRequired { .. } => "interaction_required",
+            Error::LockTimeout { .. } => "lock_timeout",
+            Error::Other(_) => "internal",
+        }
+    }
+
+    /// True for failures worth riding out on a still-valid cached token.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Server { .. } | Error::Network { .. } | Error::LockTimeout { .. })
+    }
+
+    /// An I/O failure while doing `what` on `path`.
+    pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Error {
+        Error::Other(format!("{what} {}: {err}", path.display()))
+    }
+}
+
+/// The result type used throughout tokenfob.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

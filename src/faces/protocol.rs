@@ -1,0 +1,188 @@
+//! The JSON face: `tokenfob protocol` answers one JSON request per line with one JSON response per line.
+//!
+//! Requests are `{"v":1,"op":"get"|"erase"|"status", ...}`; unknown fields are ignored so that newer clients work
+//! with older tokenfobs. A malformed line gets a `bad_request` answer and the loop goes on; only end of input (or a
+//! closed stdout) ends it. Lines are capped at 64 KiB so a runaway client cannot exhaust memory. docs/protocol.md
+//! is the reference.
+
+use std::io::{BufRead, Write};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// The longest request line accepted.
+const MAX_LINE: usize = 64 * 1024;
+
+/// One request, after the version check.
+#[derive(Debug, Deserialize)]
+pub struct Request {
+    /// `get`, `erase` or `status`.
+    pub op: String,
+    /// The profile; chosen as in the shell face when absent.
+    pub profile: Option<String>,
+    /// A URL to choose the profile by.
+    pub url: Option<String>,
+    /// Renew a token that would expire sooner than this.
+    pub min_valid: Option<String>,
+    /// For `erase`: only if the cache holds exactly this token.
+    #[serde(default, with = "crate::secret::exposed::option")]
+    pub token: Option<Secret>,
+}
+
+/// Parses one request line, checking the version first.
+pub fn parse_request(line: &str) -> Result<Request> {
+    let value: Value = serde_json::from_str(line).map_err(|e| Error::BadRequest(format!("not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::BadRequest("a request is a JSON object".into()));
+    }
+    match value.get("v") {
+        Some(v) if v == &json!(1) => {}
+        Some(v) => return Err(Error::UnsupportedVersion(v.to_string())),
+        None => return Err(Error::BadRequest("missing \"v\" (send \"v\":1)".into())),
+    }
+    serde_json::from_value(value).map_err(|e| Error::BadRequest(e.to_string()))
+}
+
+/// Serves requests from `input` until it ends.
+pub fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<()> {
+    let mut config: Option<Config> = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let answer = match read_line(input, &mut line) {
+            Ok(None) => return Ok(()),
+            Ok(Some(true)) => error_json(&Error::BadRequest(format!("line longer than {MAX_LINE} bytes"))),
+            Ok(Some(false)) => match std::str::from_utf8(&line) {
+                Ok(text) => answer(app, &mut config, text),
+                Err(_) => error_json(&Error::BadRequest("line is not UTF-8".into())),
+            },
+            Err(e) => return Err(Error::Other(format!("reading stdin: {e}"))),
+        };
+        zeroize::Zeroize::zeroize(&mut line);
+        let written = writeln!(out, "{answer}").and_then(|()| out.flush());
+        if written.is_err() {
+            return Ok(()); // The client went away; nothing left to answer.
+        }
+    }
+}
+
+/// Reads one line without its newline; `Some(true)` when it was longer than the cap (the rest is skipped).
+fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(any.then_some(too_long));
+        }
+        any = true;
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if line.len() + chunk.len() > MAX_LINE {
+            too_long = true;
+        } else {
+            line.extend_from_slice(chunk);
+        }
+        let used = done.unwrap_or(buf.len());
+        input.consume(used);
+        if done.is_some() {
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(Some(too_long));
+        }
+    }
+}
+
+fn answer(app: &App, config: &mut Option<Config>, line: &str) -> Value {
+    match handle(app, config, line) {
+        Ok(Value::Object(mut body)) => {
+            let mut out = serde_json::Map::from_iter([("v".to_owned(), json!(1)), ("ok".to_owned(), json!(true))]);
+            out.append(&mut body);
+            Value::Object(out)
+        }
+        Ok(other) => other,
+        Err(e) => error_json(&e),
+    }
+}
+
+fn error_json(err: &Error) -> Value {
+    json!({"v": 1, "ok": false, "error": {"code": err.code(), "message": err.to_string()}})
+}
+
+fn handle(app: &App, config: &mut Option<Config>, line: &str) -> Result<Value> {
+    let req = parse_request(line)?;
+    if config.is_none() {
+        *config = Some(app.config()?);
+    }
+    let config = config.as_ref().expect("loaded above");
+    let broker = app.broker()?;
+    let now = crate::clock::now();
+    match req.op.as_str() {
+        "get" => {
+            let profile = config.choose(req.profile.as_deref(), req.url.as_deref(), &app.env)?;
+            let min_valid = match &req.min_valid {
+                Some(text) => Some(
+                    crate::config::parse_duration(text).map_err(|e| Error::BadRequest(format!("min_valid: {e}")))?,
+                ),
+                None => None,
+            };
+            Ok(Value::Object(super::token_json(&broker.get(profile, min_valid, now)?)))
+        }
+        "erase" => {
+            let profile = config.choose(req.profile.as_deref(), req.url.as_deref(), &app.env)?;
+            let erased = broker.erase(profile, req.token.as_ref())?;
+            Ok(json!({"profile": profile.name, "erased": erased}))
+        }
+        "status" => {
+            let profiles: Vec<_> = match (&req.profile, &req.url) {
+                (None, None) => config.profiles.values().collect(),
+                (p, u) => vec![config.choose(p.as_deref(), u.as_deref(), &app.env)?],
+            };
+            Ok(json!({"profiles": profiles.iter().map(|p| broker.status(p, now)).collect::<Vec<_>>()}))
+        }
+        other => Err(Error::BadRequest(format!("unknown op {other:?} (expected get, erase or status)"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_is_checked_before_anything_else() {
+        assert_eq!(parse_request(r#"{"v":2,"op":"get"}"#).unwrap_err().code(), "unsupported_version");
+        assert_eq!(parse_request(r#"{"op":"get"}"#).unwrap_err().code(), "bad_request");
+        assert_eq!(parse_request("[1]").unwrap_err().code(), "bad_request");
+        assert_eq!(parse_request("{\"v\":1,").unwrap_err().code(), "bad_request");
+        assert_eq!(parse_request(r#"{"v":1}"#).unwrap_err().code(), "bad_request");
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let r = parse_request(r#"{"v":1,"op":"erase","profile":"od","token":"t","future":{"x":1}}"#).unwrap();
+        assert_eq!(r.op, "erase");
+        assert_eq!(r.token.unwrap().expose(), "t");
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_the_next_line_still_read() {
+        let mut data = vec![b'x'; MAX_LINE + 10];
+        data.extend_from_slice(b"\nnext\r\n");
+        let mut input = std::io::BufReader::with_capacity(1000, &data[..]);
+        let mut line = Vec::new();
+        assert_eq!(read_line(&mut input, &mut line).unwrap(), Some(true));
+        line.clear();
+        assert_eq!(read_line(&mut input, &mut line).unwrap(), Some(false));
+        assert_eq!(line, b"next");
+        line.clear();
+        assert_eq!(read_line(&mut input, &mut line).unwrap(), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! The shell face: `get`, `login`, `erase`, `logout` and `status` as plain text. It never reads stdin.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::App;
+use crate::cli::Format;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn write(out: &mut dyn Write, text: &str) -> Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Other(format!("writing to stdout: {e}"))),
+        _ => Ok(()),
+    }
+}
+
+/// `tokenfob get`.
+pub fn get(
+    app: &App,
+    profile: Option<&str>,
+    url: Option<&str>,
+    format: Format,
+    min_valid: Option<Duration>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let config = app.config()?;
+    let profile = config.choose(profile, url, &app.env)?;
+    let served = app.broker()?.get(profile, min_valid, crate::clock::now())?;
+    write(out, &super::render(format, &served))
+}
+
+/// `tokenfob login`.
+pub fn login(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    let config = app.config()?;
+    let profile = config.choose(profile, None, &app.env)?;
+    let served = app.broker()?.login(profile, crate::clock::now())?;
+    let until = served.expires_at.map_or("does not expire".into(), |t| format!("expires {}", crate::clock::rfc3339(t)));
+    write(out, &format!("logged in to profile {} (the token {until})\n", served.profile))
+}
+
+/// `tokenfob erase`.
+pub fn erase(app: &App, profile: Option<&str>, token: Option<String>, out: &mut dyn Write) -> Result<()> {
+    let config = app.config()?;
+    let profile = config.choose(profile, None, &app.env)?;
+    let only = token.map(Secret::new);
+    let erased = app.broker()?.erase(profile, only.as_ref())?;
+    let what = if erased { "erased the cached token" } else { "nothing to erase" };
+    write(out, &format!("profile {}: {what}\n", profile.name))
+}
+
+/// `tokenfob logout`.
+pub fn logout(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    let config = app.config()?;
+    let profile = config.choose(profile, None, &app.env)?;
+    let (revoked, erased) = app.broker()?.logout(profile)?;
+    let what = match (revoked, erased) {
+        (true, _) => "revoked the token on the server and erased it",
+        (false, true) => "erased the cached token (this kind has no server-side logout)",
+        (false, false) => "nothing cached",
+    };
+    write(out, &format!("profile {}: {what}\n", profile.name))
+}
+
+/// `tokenfob status`.
+pub fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
+    let config = app.config()?;
+    let broker = app.broker()?;
+    let now = crate::clock::now();
+    let chosen: Vec<_> = match profile {
+        Some(name) => vec![config.choose(Some(name), None, &app.env)?],
+        None => config.profiles.values().collect(),
+    };
+    let statuses: Vec<_> = chosen.iter().map(|p| broker.status(p, now)).collect();
+    if json {
+        return write(out, &format!("{}\n", serde_json::json!({ "profiles": statuses })));
+    }
+    let mut text = format!("{:<20} {:<9} {:<9} {:<12} {}\n", "PROFILE", "KIND", "CACHED", "EXPIRES IN", "REFRESHABLE");
+    for s in &statuses {
+        let state = match (s.cached, s.fresh) {
+            (false, _) => "no",
+            (true, true) => "fresh",
+            (true, false) => "stale",
+        };
+        let expires = match (s.cached, s.expires_in) {
+            (false, _) => "-".to_owned(),
+            (true, None) => "never".to_owned(),
+            (true, Some(secs)) => human(secs),
+        };
+        let refreshable = if s.refreshable { "yes" } else { "no" };
+        text.push_str(&format!("{:<20} {:<9} {:<9} {:<12} {refreshable}\n", s.profile, s.kind, state, expires));
+    }
+    write(out, &text)
+}
+
+/// `3723` -> `1h2m`; negative -> `expired`.
+fn human(secs: i64) -> String {
+    match secs {
+        ..=0 => "expired".into(),
+        1..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
+        3600..86_400 => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_durations() {
+        assert_eq!(super::human(-5), "expired");
+        assert_eq!(super::human(59), "59s");
+        assert_eq!(super::human(3723), "1h2m");
+        assert_eq!(super::human(90_000), "1d1h");
+    }
+}

@@ -1,0 +1,93 @@
+//! tokenfob: prints an HTTP bearer token, cached while good, renewed on its own when not.
+//!
+//! `main.rs` parses the command line and calls [`run`]; everything else lives in one module per concern:
+//! `config` (the TOML file), `secret` (unprintable secrets and their sources), `recipe` (login recipes and the seed
+//! presets), `login` (the engine that runs them), `reply` (reading answers), `http` (sending requests), `cache`
+//! (entries, atomic writes, the lock), `token` (freshness), `broker` (cache or renew), `faces` (shell and JSON
+//! output), `emulator` and `demo` (the built-in seed servers), and small helpers (`clock`, `environment`, `paths`,
+//! `jwt`, `template`, `tty`, `sys`, `log`, `error`).
+
+pub mod broker;
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod emulator;
+pub mod environment;
+pub mod error;
+pub mod faces;
+pub mod http;
+pub mod jwt;
+pub mod log;
+pub mod login;
+pub mod paths;
+pub mod recipe;
+pub mod reply;
+pub mod secret;
+pub mod sys;
+pub mod template;
+pub mod token;
+pub mod tty;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use broker::Broker;
+use cache::Cache;
+use cli::{Cli, Command};
+use config::Config;
+use environment::Env;
+use error::{Error, Result};
+
+/// What every command needs: the environment and the global flags.
+pub struct App {
+    /// The process environment.
+    pub env: Env,
+    /// `--config`.
+    pub config_flag: Option<PathBuf>,
+    /// `--no-input`.
+    pub no_input: bool,
+}
+
+impl App {
+    /// Loads the configuration, printing its warnings.
+    pub fn config(&self) -> Result<Config> {
+        let path = paths::config_file(self.config_flag.as_deref(), &self.env)?;
+        let config = config::load(&path)?;
+        for warning in &config.warnings {
+            log::warn(format_args!("{warning}"));
+        }
+        Ok(config)
+    }
+
+    /// A broker on the cache directory.
+    pub fn broker(&self) -> Result<Broker<'_>> {
+        Ok(Broker {
+            env: &self.env,
+            cache: Cache::new(paths::cache_dir(&self.env)?),
+            may_prompt: !self.no_input && !self.env.flag(environment::NO_INPUT),
+            lock_timeout: self.env.lock_timeout().map_err(Error::Config)?,
+        })
+    }
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
+    if env.debug() {
+        log::enable();
+    }
+    let app = App { env, config_flag: cli.config, no_input: cli.no_input };
+    use faces::shell;
+    match cli.command {
+        Command::Get { profile, url, output, min_valid } => {
+            shell::get(&app, profile.as_deref(), url.as_deref(), output, min_valid, stdout)
+        }
+        Command::Login { profile } => shell::login(&app, profile.as_deref(), stdout),
+        Command::Erase { profile, token } => shell::erase(&app, profile.as_deref(), token, stdout),
+        Command::Logout { profile } => shell::logout(&app, profile.as_deref(), stdout),
+        Command::Status { profile, json } => shell::status(&app, profile.as_deref(), json, stdout),
+        Command::Protocol => faces::protocol::serve(&app, &mut std::io::stdin().lock(), stdout),
+        Command::Demo => demo::run(stdout),
+    }
+}

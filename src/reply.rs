@@ -1,0 +1,291 @@
+//! Reading a login, refresh or lookup answer: the token, its expiry, the refresh token, or why there is none.
+//!
+//! Pure functions of the answer, the recipe's [`ReplySpec`] and the time the request was sent, so every server
+//! quirk is tested (and fuzzed) on bytes. A token that is not a visible-ASCII string is refused: it would end up
+//! in an HTTP header, where a newline injects another header.
+
+use time::OffsetDateTime;
+
+use crate::clock;
+use crate::recipe::ReplySpec;
+use crate::secret::Secret;
+
+/// An HTTP answer, stripped of transport details.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// Headers with lower-case names (values that are not UTF-8 are dropped).
+    pub headers: Vec<(String, String)>,
+    /// The body (at most 1 MiB; longer bodies are refused before this point).
+    pub body: Vec<u8>,
+}
+
+/// What a good answer yields.
+#[derive(Debug)]
+pub struct Issued {
+    /// The bearer token.
+    pub token: Secret,
+    /// When it expires; `None` for never.
+    pub expires_at: Option<OffsetDateTime>,
+    /// A refresh token, if the answer has one.
+    pub refresh_token: Option<Secret>,
+    /// When the refresh token expires, if the answer says.
+    pub refresh_expires_at: Option<OffsetDateTime>,
+}
+
+/// Why an answer yields no token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The server refused the credentials (401, 403, or a false success flag); carries its message.
+    Rejected(String),
+    /// Anything else: wrong status, missing or malformed token; carries a description.
+    Unusable(String),
+}
+
+impl Answer {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// A one-line description of a failed answer: the status and the server's message, if it has one.
+    pub fn describe(&self, spec: &ReplySpec) -> String {
+        let mut text = format!("HTTP {}", self.status);
+        if (300..400).contains(&self.status) {
+            let to = self.header("location").unwrap_or("?");
+            text.push_str(&format!(
+                " redirect to {} (not followed: credentials go to the same origin only)",
+                clean(to)
+            ));
+        } else if let Some(message) = self.message(spec) {
+            text.push_str(": ");
+            text.push_str(&message);
+        } else if self.body.trim_ascii_start().starts_with(b"<") {
+            text.push_str(" with an HTML page");
+        }
+        text
+    }
+
+    /// The server's own message, from the recipe's pointer or the usual fields.
+    pub fn message(&self, spec: &ReplySpec) -> Option<String> {
+        let json = self.json()?;
+        let pointers = spec.message_pointer.iter().map(String::as_str).chain([
+            "/message",
+            "/error_description",
+            "/error/message",
+            "/error",
+            "/detail",
+            "/title",
+            "/errors/0/detail",
+            "/errors/0/title",
+        ]);
+        pointers.filter_map(|p| json.pointer(p)?.as_str()).find(|s| !s.is_empty()).map(clean)
+    }
+}
+
+/// Shortens text from a server to one printable line of at most 200 characters.
+pub fn clean(text: &str) -> String {
+    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect();
+    line.trim().to_owned()
+}
+
+/// True when `token` can go into an `Authorization` header as is: 1 to 16384 visible ASCII characters.
+pub fn is_valid_token(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 16_384 && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// Reads a login or refresh answer. `sent_at` is when the request left (lifetimes count from then, which is immune
+/// to clock skew between us and the server); `lifetime` applies when nothing else gives the expiry.
+pub fn parse(
+    spec: &ReplySpec,
+    lifetime: Option<std::time::Duration>,
+    answer: &Answer,
+    sent_at: OffsetDateTime,
+) -> Result<Issued, Failure> {
+    if matches!(answer.status, 401 | 403) {
+        return Err(Failure::Rejected(answer.describe(spec)));
+    }
+    if !(200..300).contains(&answer.status) {
+        return Err(Failure::Unusable(answer.describe(spec)));
+    }
+    let json = answer.json();
+    let flag = spec.success_pointer.as_deref().and_then(|p| json.as_ref()?.pointer(p));
+    if flag == Some(&serde_json::Value::Bool(false)) {
+        let why = answer.message(spec).unwrap_or_else(|| "the answer says success: false".into());
+        return Err(Failure::Rejected(why));
+    }
+    let token = find_token(spec, answer, json.as_ref())?;
+    let expires_at = expiry(spec, json.as_ref(), &token, sent_at).or_else(|| lifetime.map(|d| sent_at + d));
+    let refresh_token = match (&spec.refresh_token_pointer, &json) {
+        (Some(p), Some(j)) => {
+            j.pointer(p).and_then(|v| v.as_str()).filter(|s| is_valid_token(s)).map(|s| Secret::new(s.to_owned()))
+        }
+        _ => None,
+    };
+    let refresh_expires_at = json.as_ref().and_then(|j| {
+        seconds_at(j, spec.refresh_expires_in_pointer.as_deref(), sent_at)
+            .or_else(|| time_at(j, spec.refresh_expires_at_pointer.as_deref()))
+    });
+    Ok(Issued { token: Secret::new(token), expires_at, refresh_token, refresh_expires_at })
+}
+
+fn find_token(spec: &ReplySpec, answer: &Answer, json: Option<&serde_json::Value>) -> Result<String, Failure> {
+    let from_header = spec.token_header.iter().find_map(|h| answer.header(h)).map(strip_scheme);
+    let from_body = || {
+        let pointer = spec.token_pointer.as_deref()?;
+        json?.pointer(pointer)?.as_str().map(str::to_owned)
+    };
+    let token = from_header.map(str::to_owned).or_else(from_body).ok_or_else(|| {
+        let place = match (&spec.token_pointer, spec.token_header.first()) {
+            (Some(p), _) => format!("at JSON pointer {p}"),
+            (None, Some(h)) => format!("in header {h}"),
+            (None, None) => "anywhere".into(),
+        };
+        let body = if json.is_none() && spec.token_pointer.is_some() { " (the body is not JSON)" } else { "" };
+        Failure::Unusable(format!("HTTP {} without a token {place}{body}", answer.status))
+    })?;
+    if !is_valid_token(&token) {
+        return Err(Failure::Unusable(format!(
+            "HTTP {} with a token that is empty, too long or holds spaces or control characters (refused: it would corrupt the Authorization header)",
+            answer.status
+        )));
+    }
+    Ok(token)
+}
+
+/// `Bearer abc` -> `abc`; other values are returned trimmed.
+fn strip_scheme(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => value,
+    }
+}
+
+fn expiry(
+    spec: &ReplySpec,
+    json: Option<&serde_json::Value>,
+    token: &str,
+    sent_at: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let from_json = json.and_then(|j| {
+        seconds_at(j, spec.expires_in_pointer.as_deref(), sent_at)
+            .or_else(|| time_at(j, spec.expires_at_pointer.as_deref()))
+    });
+    from_json.or_else(|| {
+        let exp = spec.jwt_exp.unwrap_or(true).then(|| crate::jwt::exp(token))??;
+        OffsetDateTime::from_unix_timestamp(exp).ok()
+    })
+}
+
+/// `sent_at` plus the number of seconds at `pointer` (a number or a numeric string).
+fn seconds_at(json: &serde_json::Value, pointer: Option<&str>, sent_at: OffsetDateTime) -> Option<OffsetDateTime> {
+    let value = json.pointer(pointer?)?;
+    let secs = value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())?;
+    (secs.is_finite() && (0.0..1e10).contains(&secs)).then(|| sent_at + std::time::Duration::from_secs(secs as u64))
+}
+
+/// The time at `pointer`: an RFC 3339 string or epoch seconds.
+fn time_at(json: &serde_json::Value, pointer: Option<&str>) -> Option<OffsetDateTime> {
+    match json.pointer(pointer?)? {
+        serde_json::Value::String(s) => clock::parse_rfc3339(s),
+        serde_json::Value::Number(n) => OffsetDateTime::from_unix_timestamp(n.as_i64()?).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn session_spec() -> ReplySpec {
+        ReplySpec {
+            token_pointer: Some("/token".into()),
+            refresh_token_pointer: Some("/refreshToken".into()),
+            refresh_expires_at_pointer: Some("/refreshTokenExpiration".into()),
+            expires_in_pointer: Some("/tokenLifetime".into()),
+            expires_at_pointer: Some("/tokenExpiration".into()),
+            success_pointer: Some("/success".into()),
+            message_pointer: Some("/message".into()),
+            ..ReplySpec::default()
+        }
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer { status, headers: vec![], body: body.as_bytes().to_vec() }
+    }
+
+    fn t(s: &str) -> OffsetDateTime {
+        clock::parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn session_answer_counts_lifetime_from_the_request() {
+        let body = r#"{"success":true,"guid":"g","token":"tok","tokenExpiration":"2018-04-01T21:39:12+00:00",
+            "tokenLifetime":3600,"refreshToken":"ref","refreshTokenExpiration":"2018-04-08T21:39:12+00:00"}"#;
+        let got = parse(&session_spec(), None, &answer(200, body), t("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!(got.token.expose(), "tok");
+        assert_eq!(got.expires_at, Some(t("2026-01-01T01:00:00Z")));
+        assert_eq!(got.refresh_token.unwrap().expose(), "ref");
+        assert_eq!(got.refresh_expires_at, Some(t("2018-04-08T21:39:12Z")));
+    }
+
+    #[test]
+    fn falls_back_to_the_expiration_time() {
+        let body = r#"{"success":true,"token":"tok","tokenExpiration":"2030-04-01T21:39:12+02:00"}"#;
+        let got = parse(&session_spec(), None, &answer(200, body), t("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!(got.expires_at, Some(t("2030-04-01T19:39:12Z")));
+    }
+
+    #[test]
+    fn rejections_carry_the_server_message() {
+        let body = r#"{"success":false,"message":"Invalid credentials"}"#;
+        let now = t("2026-01-01T00:00:00Z");
+        assert_eq!(
+            parse(&session_spec(), None, &answer(200, body), now).unwrap_err(),
+            Failure::Rejected("Invalid credentials".into())
+        );
+        assert_eq!(
+            parse(&session_spec(), None, &answer(401, body), now).unwrap_err(),
+            Failure::Rejected("HTTP 401: Invalid credentials".into())
+        );
+        let html = answer(500, "<html><body>Oops</body></html>");
+        assert_eq!(
+            parse(&session_spec(), None, &html, now).unwrap_err(),
+            Failure::Unusable("HTTP 500 with an HTML page".into())
+        );
+    }
+
+    #[test]
+    fn header_tokens_lose_their_scheme_and_use_the_jwt_exp() {
+        let payload = crate::jwt::base64url_encode(br#"{"exp":1893456000}"#);
+        let spec =
+            ReplySpec { token_header: vec!["Authorization".into(), "X-Auth-Token".into()], ..ReplySpec::default() };
+        let mut a = answer(200, "{}");
+        a.headers.push(("authorization".into(), format!("Bearer h.{payload}.s")));
+        let got = parse(&spec, Some(Duration::from_secs(60)), &a, t("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!(got.token.expose(), format!("h.{payload}.s"));
+        assert_eq!(got.expires_at, Some(t("2030-01-01T00:00:00Z")));
+        let mut b = answer(200, "");
+        b.headers.push(("x-auth-token".into(), "opaque".into()));
+        let got = parse(&spec, Some(Duration::from_secs(60)), &b, t("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!(got.expires_at, Some(t("2026-01-01T00:01:00Z")));
+    }
+
+    #[test]
+    fn refuses_missing_and_dangerous_tokens() {
+        let now = t("2026-01-01T00:00:00Z");
+        for body in [r#"{"success":true}"#, r#"{"token":"a\nb"}"#, r#"{"token":"a b"}"#, r#"{"token":""}"#, "{trunc"] {
+            match parse(&session_spec(), None, &answer(200, body), now) {
+                Err(Failure::Unusable(_)) => {}
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+}
