@@ -363,13 +363,19 @@ impl Config {
         }
     }
 
-    /// The profile whose `match` prefix covers `url` most specifically.
+    /// The profile whose `match` prefix covers `url` most specifically; on a tie, the first by name.
     pub fn by_url(&self, url: &str) -> Option<&Profile> {
         let url = reqwest::Url::parse(url).ok()?;
-        self.profiles
+        let scored = self
+            .profiles
             .values()
-            .filter_map(|p| p.matches.iter().filter_map(|m| prefix_score(m, &url)).max().map(|s| (s, p)))
-            .max_by_key(|(score, _)| *score)
+            .filter_map(|p| Some((p.matches.iter().filter_map(|m| prefix_score(m, &url)).max()?, p)));
+        // Profiles come in name order, so keeping the first of equal scores makes a tie deterministic.
+        scored
+            .fold(None, |best: Option<(usize, &Profile)>, (score, p)| match best {
+                Some((b, _)) if b >= score => best,
+                _ => Some((score, p)),
+            })
             .map(|(_, p)| p)
     }
 

@@ -1,0 +1,106 @@
+//! The cache and its lock: corruption, edited profiles, erase, concurrency, permissions, lock timeout.
+
+use std::process::Stdio;
+
+use crate::support::{Sandbox, mode};
+
+#[test]
+fn cache_files_are_private() {
+    let s = Sandbox::new();
+    s.get(&["od"]);
+    assert_eq!(mode(&s.cache_dir()), 0o700);
+    assert_eq!(mode(&s.entry_path("od")), 0o600);
+    assert_eq!(mode(&s.cache_dir().join("od.lock")), 0o600);
+}
+
+#[test]
+fn a_corrupt_cache_file_is_a_miss_and_is_replaced() {
+    let s = Sandbox::new();
+    s.get(&["od"]);
+    for junk in [&b"{\"v\":1,\"profile\":\"od\",\"tok"[..], b"", b"\xff\xfe garbage", b"[]"] {
+        std::fs::write(s.entry_path("od"), junk).unwrap();
+        let run = s.run(&["get", "od"]);
+        run.ok();
+        assert!(run.stderr.contains("not a valid cache entry"), "{run:#?}");
+        assert!(s.entry("od")["token"].is_string(), "replaced with a good entry");
+    }
+    assert_eq!(s.emu.count("od.login"), 5);
+}
+
+#[test]
+fn an_edited_profile_never_serves_the_old_token() {
+    let s = Sandbox::new();
+    let first = s.get(&["acme"]);
+    s.write_config(&s.seed_config().replace("account_id = 42", "account_id = 7"));
+    let second = s.get(&["acme"]);
+    assert_ne!(first, second);
+    assert_eq!(s.emu.count("session.login"), 2);
+    assert_eq!(s.emu.count("session.refresh"), 0, "the old refresh token is not used either");
+    assert_eq!(s.emu.state().account_ids, vec![serde_json::json!(42), serde_json::json!(7)]);
+}
+
+#[test]
+fn erase_with_a_stale_token_keeps_the_newer_one() {
+    let s = Sandbox::new();
+    let old = s.get(&["od"]);
+    s.run(&["login", "od"]).ok();
+    let new = s.get(&["od"]);
+    assert_ne!(old, new);
+    assert!(s.run(&["erase", "od", "--token", &old]).ok().contains("nothing to erase"));
+    assert_eq!(s.get(&["od"]), new);
+    assert!(s.run(&["erase", "od", "--token", &new]).ok().contains("erased"));
+    assert!(!s.entry_path("od").exists());
+    assert_ne!(s.get(&["od"]), new);
+    assert_eq!(s.emu.count("od.login"), 3);
+}
+
+#[test]
+fn erase_token_keeps_the_refresh_token_and_plain_erase_drops_all() {
+    let s = Sandbox::new();
+    let token = s.get(&["acme"]);
+    s.run(&["erase", "acme", "--token", &token]).ok();
+    assert!(s.entry("acme")["refresh_token"].is_string());
+    s.get(&["acme"]);
+    assert_eq!((s.emu.count("session.login"), s.emu.count("session.refresh")), (1, 1));
+    s.run(&["erase", "acme"]).ok();
+    s.get(&["acme"]);
+    assert_eq!(s.emu.count("session.login"), 2);
+}
+
+#[test]
+fn fifty_parallel_gets_on_a_cold_cache_cause_one_login() {
+    let s = Sandbox::new();
+    s.emu.state().delay = std::time::Duration::from_millis(200); // keep the window wide open
+    for (profile, counter) in [("od", "od.login"), ("acme", "session.login"), ("gd", "gd.mint")] {
+        let children: Vec<_> = (0..50)
+            .map(|_| s.command(&["get", profile]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+            .collect();
+        let tokens: Vec<String> =
+            children.into_iter().map(|c| s.check(c.wait_with_output().unwrap()).ok().to_owned()).collect();
+        assert_eq!(s.emu.count(counter), 1, "{profile}: one login for 50 processes");
+        assert!(tokens.iter().all(|t| t == &tokens[0]), "{profile}: everyone got the same token");
+    }
+}
+
+#[test]
+fn a_held_lock_times_out_with_exit_6_naming_the_lock_file() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.cache_dir()).unwrap();
+    let lock = std::fs::File::create(s.cache_dir().join("od.lock")).unwrap();
+    lock.lock().unwrap();
+    s.set_env("TOKENFOB_LOCK_TIMEOUT", "0.3");
+    s.run(&["get", "od"]).fails(6, "od.lock").fails(6, "TOKENFOB_LOCK_TIMEOUT");
+    assert_eq!(s.emu.count("od.login"), 0);
+    drop(lock);
+    s.get(&["od"]);
+}
+
+#[test]
+fn a_cache_hit_does_not_need_the_lock() {
+    let s = Sandbox::new();
+    let token = s.get(&["od"]);
+    let lock = std::fs::File::create(s.cache_dir().join("od.lock")).unwrap();
+    lock.lock().unwrap();
+    s.set_env("TOKENFOB_LOCK_TIMEOUT", "0.1");
+    assert_eq!(s.get(&["od"]), token);
+}

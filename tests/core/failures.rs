@@ -1,0 +1,96 @@
+//! Failures: each has its exit code and message, and a cached entry survives it.
+
+use tokenfob::emulator::Fault;
+
+use crate::support::{Sandbox, closed_port};
+
+fn html_500() -> Fault {
+    Fault {
+        status: 500,
+        content_type: "text/html".into(),
+        body: "<html><body>Internal Error</body></html>".into(),
+        times: 100,
+    }
+}
+
+#[test]
+fn a_wrong_password_exits_3() {
+    let s = Sandbox::new();
+    s.set_env("OD_PASSWORD", "not-the-password");
+    s.secret("not-the-password");
+    s.run(&["get", "od"]).fails(3, "Invalid username or password");
+}
+
+#[test]
+fn a_500_with_html_exits_4_and_leaves_the_entry_untouched() {
+    let s = Sandbox::new();
+    s.get(&["od"]);
+    s.expire("od");
+    let before = std::fs::read(s.entry_path("od")).unwrap();
+    s.emu.state().fault = Some(html_500());
+    s.run(&["get", "od"]).fails(4, "HTTP 500 with an HTML page");
+    assert_eq!(std::fs::read(s.entry_path("od")).unwrap(), before);
+}
+
+#[test]
+fn a_failed_renewal_serves_a_token_that_is_still_valid() {
+    let s = Sandbox::new();
+    let token = s.get(&["acme"]);
+    s.edit_entry("acme", |e| {
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
+        e["expires_at"] = tokenfob::clock::rfc3339(soon).into();
+    });
+    s.emu.state().fault = Some(html_500());
+    let run = s.run(&["get", "acme"]);
+    assert_eq!(run.ok(), token);
+    assert!(run.stderr.contains("serving the cached token"), "{run:#?}");
+}
+
+#[test]
+fn an_unreachable_server_exits_4() {
+    let s = Sandbox::new();
+    s.write_config(&s.seed_config().replace(&s.emu.url(), &format!("http://127.0.0.1:{}", closed_port())));
+    s.run(&["get", "od"]).fails(4, "cannot reach").fails(4, "/api/v1/users/login");
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_before_any_traffic() {
+    let s = Sandbox::new();
+    s.write_config(&s.seed_config().replace(&s.emu.url(), "http://od.example.invalid"));
+    s.run(&["get", "od"]).fails(2, "over plain http").fails(2, "allow_http");
+}
+
+#[test]
+fn malformed_config_names_file_line_and_column() {
+    let s = Sandbox::new();
+    s.write_config("[profiles.x]\nkind = \"ldap\"\n");
+    s.run(&["get"]).fails(2, "config.toml:2:8: unknown variant `ldap`");
+    s.write_config("[profiles.x]\nkind = \"onedata\"\nurl = \"https://x\"\nusername = \"u\"\npassword = \"p\"\nrefresh_margin = \"later\"\n");
+    s.run(&["get"]).fails(2, "bad duration \"later\"");
+    s.write_config("[profiles.x\nkind=1");
+    s.run(&["get"]).fails(2, "config.toml:1:");
+    std::fs::remove_file(s.config_path()).unwrap();
+    s.run(&["get"]).fails(2, "reading configuration");
+}
+
+#[test]
+fn unusable_answers_are_server_errors() {
+    let s = Sandbox::new();
+    for (body, needle) in [
+        (r#"{"success":true}"#, "without a token at JSON pointer /token"),
+        ("{\"success\":tr", "the body is not JSON"),
+        (r#"{"success":true,"token":"a\r\nX-Evil: 1"}"#, "control characters"),
+    ] {
+        s.emu.state().fault =
+            Some(Fault { status: 200, content_type: "application/json".into(), body: body.into(), times: 1 });
+        s.run(&["get", "acme"]).fails(4, needle);
+    }
+    assert!(!s.entry_path("acme").exists());
+}
+
+#[test]
+fn a_failing_command_is_a_clear_error() {
+    let s = Sandbox::new();
+    s.write_config("[profiles.c]\nkind = \"command\"\ncommand = \"echo nope >&2; exit 7\"\n");
+    s.run(&["get", "c"]).fails(1, "failed with exit status: 7");
+}

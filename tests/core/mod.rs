@@ -1,0 +1,8 @@
+//! Issue #2: the core against emulations of the three seed login systems.
+
+mod cache;
+mod faces;
+mod failures;
+mod recipes;
+mod secrets;
+mod seeds;

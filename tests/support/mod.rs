@@ -1,0 +1,220 @@
+//! The test harness: a sandbox with its own HOME, config, cache and emulator, and a runner that checks every
+//! stderr it captures for every secret the test has used or seen.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tokenfob::emulator::Emulator;
+
+/// What a finished run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout without the trailing newline.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        self.stdout.strip_suffix('\n').unwrap_or(&self.stdout)
+    }
+
+    /// Asserts the exit code and that stderr mentions `needle`.
+    pub fn fails(&self, code: i32, needle: &str) -> &Self {
+        assert_eq!(self.code, code, "{self:#?}");
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}: {self:#?}");
+        assert!(self.stdout.is_empty(), "a failure printed on stdout: {self:#?}");
+        self
+    }
+}
+
+/// A test's world: a temporary HOME with config and cache, and an emulator of the seed APIs.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub emu: Emulator,
+    pub od_password: String,
+    pub session_password: String,
+    pub gd_bootstrap: String,
+    secrets: RefCell<Vec<String>>,
+    extra_env: RefCell<Vec<(String, String)>>,
+}
+
+fn random() -> String {
+    tokenfob::sys::random_hex(8)
+}
+
+impl Sandbox {
+    /// A sandbox whose config has the three seed profiles.
+    pub fn new() -> Sandbox {
+        let od_password = format!("od-pw-{}", random());
+        let session_password = format!("sess-pw-{}", random());
+        let gd_bootstrap = format!("gd-boot-{}", random());
+        let emu = Emulator::start(&od_password, &session_password, &gd_bootstrap).unwrap();
+        let sandbox = Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+            emu,
+            secrets: RefCell::new(vec![od_password.clone(), session_password.clone(), gd_bootstrap.clone()]),
+            od_password,
+            session_password,
+            gd_bootstrap,
+            extra_env: RefCell::new(Vec::new()),
+        };
+        sandbox.write_config(&sandbox.seed_config());
+        sandbox
+    }
+
+    /// The three seed profiles, as the issue writes them, pointed at the emulator.
+    pub fn seed_config(&self) -> String {
+        let url = self.emu.url();
+        format!(
+            r#"default_profile = "od"
+
+[profiles.od]
+kind = "onedata"
+url = "{url}"
+username = "bot@example.com"
+password = {{ env = "OD_PASSWORD" }}
+
+[profiles.acme]
+kind = "session"
+login_url = "{url}/rest/v1/login"
+refresh_url = "{url}/rest/v1/refresh"
+username = "alice"
+password = {{ env = "ACME_PASSWORD" }}
+account_id = 42
+
+[profiles.gd]
+kind = "gooddata"
+url = "{url}"
+bootstrap_token = {{ env = "GDC_API_TOKEN" }}
+user_id = "john.doe"
+"#
+        )
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config_path(), text).unwrap();
+        let mut perms = std::fs::metadata(self.config_path()).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+        std::fs::set_permissions(self.config_path(), perms).unwrap();
+    }
+
+    /// Adds a variable to every later run.
+    pub fn set_env(&self, name: &str, value: &str) {
+        self.extra_env.borrow_mut().push((name.into(), value.into()));
+    }
+
+    /// Registers a value that must never appear on stderr.
+    pub fn secret(&self, value: &str) {
+        self.secrets.borrow_mut().push(value.to_owned());
+    }
+
+    /// The command, with a clean environment and debug logging on (so redaction is checked at its noisiest).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenfob"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("TOKENFOB_CONFIG", self.config_path())
+            .env("TOKENFOB_CACHE_DIR", self.cache_dir())
+            .env("TOKENFOB_LOG", "debug")
+            .env("OD_PASSWORD", &self.od_password)
+            .env("ACME_PASSWORD", &self.session_password)
+            .env("GDC_API_TOKEN", &self.gd_bootstrap)
+            .stdin(Stdio::null());
+        for (k, v) in self.extra_env.borrow().iter() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs tokenfob and checks its stderr for secrets.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
+        self.check(out)
+    }
+
+    /// Turns an output into a [`Run`], learning the tokens it printed and checking stderr for every secret.
+    pub fn check(&self, out: Output) -> Run {
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        self.learn_cache_secrets();
+        for secret in self.secrets.borrow().iter() {
+            assert!(!run.stderr.contains(secret.as_str()), "a secret reached stderr: {run:#?}");
+        }
+        run
+    }
+
+    /// Every token and refresh token in the cache is a secret from now on.
+    fn learn_cache_secrets(&self) {
+        let Ok(dir) = std::fs::read_dir(self.cache_dir()) else { return };
+        for file in dir.flatten() {
+            let Ok(text) = std::fs::read_to_string(file.path()) else { continue };
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+            for key in ["token", "refresh_token"] {
+                if let Some(s) = json[key].as_str() {
+                    self.secret(s);
+                }
+            }
+        }
+    }
+
+    /// `tokenfob get ARGS`, asserted to succeed; returns the token.
+    pub fn get(&self, args: &[&str]) -> String {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        let token = self.run(&all).ok().to_owned();
+        self.secret(&token);
+        token
+    }
+
+    pub fn entry_path(&self, profile: &str) -> PathBuf {
+        self.cache_dir().join(format!("{profile}.json"))
+    }
+
+    /// The cache entry of `profile` as JSON.
+    pub fn entry(&self, profile: &str) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.entry_path(profile)).unwrap()).unwrap()
+    }
+
+    /// Rewrites the cache entry of `profile`.
+    pub fn edit_entry(&self, profile: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+        let mut entry = self.entry(profile);
+        edit(&mut entry);
+        std::fs::write(self.entry_path(profile), serde_json::to_vec(&entry).unwrap()).unwrap();
+    }
+
+    /// Makes the cached token of `profile` expired.
+    pub fn expire(&self, profile: &str) {
+        self.edit_entry(profile, |e| e["expires_at"] = "2000-01-01T00:00:00Z".into());
+    }
+}
+
+/// A 127.0.0.1 port with nothing listening.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// True when `path` has exactly these permission bits.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
