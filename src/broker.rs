@@ -84,15 +84,19 @@ impl Broker<'_> {
             return Ok(Served { profile: profile.name.clone(), token, expires_at: None });
         }
         let fp = fingerprint(profile);
-        let stale = match self.read(profile, &fp) {
+        let cached = self.read(profile, &fp);
+        let stale = match &cached {
             Some(entry) => match token::check(entry.token.is_some(), entry.expires_at, now, margin) {
-                Ok(()) => return Ok(served(profile, entry)),
+                Ok(()) => return Ok(served(profile, entry.clone())),
                 Err(why) => why,
             },
             None => Stale::Missing,
         };
         crate::log::debug(format_args!("profile {}: {stale}; taking the lock", profile.name));
-        let lock = self.lock(profile)?;
+        let lock = match self.lock(profile) {
+            Ok(lock) => lock,
+            Err(e) => return ride_out(profile, cached, e, now),
+        };
         let current = self.read(profile, &fp);
         if let Some(entry) =
             current.as_ref().filter(|e| token::check(e.token.is_some(), e.expires_at, now, margin).is_ok())
@@ -207,13 +211,7 @@ impl Broker<'_> {
                 }
                 Ok(served(profile, entry))
             }
-            Err(e) if !force && e.is_transient() => match current {
-                Some(entry) if token::check(entry.token.is_some(), entry.expires_at, now, Duration::ZERO).is_ok() => {
-                    crate::log::warn(format_args!("{e}; serving the cached token, which has not expired yet"));
-                    Ok(served(profile, entry))
-                }
-                _ => Err(e),
-            },
+            Err(e) if !force => ride_out(profile, current, e, now),
             Err(e) => Err(e),
         }
     }
@@ -283,6 +281,21 @@ fn new_entry(
         }
     }
     entry
+}
+
+/// After a passing failure (server, network, lock timeout), serves a cached token that has not expired yet, with a
+/// warning; otherwise returns the error.
+fn ride_out(profile: &Profile, current: Option<Entry>, err: Error, now: OffsetDateTime) -> Result<Served> {
+    match current {
+        Some(entry)
+            if err.is_transient()
+                && token::check(entry.token.is_some(), entry.expires_at, now, Duration::ZERO).is_ok() =>
+        {
+            crate::log::warn(format_args!("{err}; serving the cached token, which has not expired yet"));
+            Ok(served(profile, entry))
+        }
+        _ => Err(err),
+    }
 }
 
 fn served(profile: &Profile, entry: Entry) -> Served {

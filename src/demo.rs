@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::emulator::Emulator;
+use crate::environment::Env;
 use crate::error::{Error, Result};
 
 const OD_PASSWORD: &str = "demo-od-password";
@@ -55,7 +56,7 @@ const STEPS: &[Step] = &[
 ];
 
 /// Runs the demo, printing to `out`.
-pub fn run(out: &mut dyn Write) -> Result<()> {
+pub fn run(env: &Env, out: &mut dyn Write) -> Result<()> {
     let emu = Emulator::start(OD_PASSWORD, SESSION_PASSWORD, GD_BOOTSTRAP)
         .map_err(|e| Error::Other(format!("starting the emulator: {e}")))?;
     let dir = TempDir(std::env::temp_dir().join(format!("tokenfob-demo-{}", crate::sys::random_hex(6))));
@@ -69,14 +70,14 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     say(out, format!("tokenfob demo: ONE DATA, a session API and GoodData.CN emulated at {}\n\n", emu.url()))?;
     let mut failed = 0;
     for step in STEPS {
-        let (ok, elapsed, shown) = run_step(&exe, &dir.0, &config, step.args)?;
+        let (ok, elapsed, shown) = run_step(env, &exe, &dir.0, &config, step.args)?;
         let count = emu.count(step.counter);
         let good = ok && count == step.expect;
         failed += usize::from(!good);
         let mark = if good { "ok  " } else { "FAIL" };
         say(out, format!("{mark} {:<46} {:>7.1} ms  {}={count}  {shown}\n", step.says, elapsed, step.counter))?;
     }
-    let (_, _, status) = run_step(&exe, &dir.0, &config, &["status"])?;
+    let (_, _, status) = run_step(env, &exe, &dir.0, &config, &["status"])?;
     say(out, format!("\n$ tokenfob status\n{status}\n"))?;
     if failed > 0 {
         return Err(Error::Other(format!("demo: {failed} step(s) did not do what they should")));
@@ -85,12 +86,12 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
 }
 
 /// Runs tokenfob with `args`; returns success, milliseconds and what to show of its output.
-fn run_step(exe: &Path, dir: &Path, config: &Path, args: &[&str]) -> Result<(bool, f64, String)> {
+fn run_step(env: &Env, exe: &Path, dir: &Path, config: &Path, args: &[&str]) -> Result<(bool, f64, String)> {
     let started = Instant::now();
     let output = Command::new(exe)
         .args(args)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", env.get("PATH").unwrap_or("/usr/bin:/bin"))
         .env("HOME", dir)
         .env("TOKENFOB_CONFIG", config)
         .env("TOKENFOB_CACHE_DIR", dir.join("cache"))

@@ -88,6 +88,6 @@ pub fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         Command::Logout { profile } => shell::logout(&app, profile.as_deref(), stdout),
         Command::Status { profile, json } => shell::status(&app, profile.as_deref(), json, stdout),
         Command::Protocol => faces::protocol::serve(&app, &mut std::io::stdin().lock(), stdout),
-        Command::Demo => demo::run(stdout),
+        Command::Demo => demo::run(&app.env, stdout),
     }
 }

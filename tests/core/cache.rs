@@ -104,3 +104,21 @@ fn a_cache_hit_does_not_need_the_lock() {
     s.set_env("TOKENFOB_LOCK_TIMEOUT", "0.1");
     assert_eq!(s.get(&["od"]), token);
 }
+
+#[test]
+fn a_lock_timeout_still_serves_a_token_inside_its_margin() {
+    let s = Sandbox::new();
+    let token = s.get(&["acme"]);
+    s.edit_entry("acme", |e| {
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
+        e["expires_at"] = tokenfob::clock::rfc3339(soon).into();
+    });
+    let lock = std::fs::File::create(s.cache_dir().join("acme.lock")).unwrap();
+    lock.lock().unwrap();
+    s.set_env("TOKENFOB_LOCK_TIMEOUT", "0.2");
+    let run = s.run(&["get", "acme"]);
+    assert_eq!(run.ok(), token);
+    assert!(run.stderr.contains("acme.lock") && run.stderr.contains("serving the cached token"), "{run:#?}");
+    s.expire("acme");
+    s.run(&["get", "acme"]).fails(6, "acme.lock");
+}

@@ -122,6 +122,7 @@ user_id = "john.doe"
         self.secrets.borrow_mut().push(value.to_owned());
     }
 
+    #[allow(clippy::disallowed_methods)] // the test process's own PATH, to find sh for command sources
     /// The command, with a clean environment and debug logging on (so redaction is checked at its noisiest).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenfob"));
