@@ -65,8 +65,44 @@ pub enum Command {
     },
     /// Answer JSON requests, one per line on stdin, one per line on stdout.
     Protocol,
+    /// Print a Kubernetes ExecCredential (for a kubeconfig `exec` user).
+    Kubectl {
+        /// The profile.
+        profile: Option<String>,
+    },
+    /// Speak git's credential-helper protocol (set `credential.helper` to `!tokenfob git-credential`).
+    GitCredential {
+        /// What git asks: get, store or erase.
+        #[arg(value_enum)]
+        action: GitAction,
+        /// Use this profile instead of choosing one by the remote's URL.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Run a command with the token in an environment variable.
+    Exec {
+        /// The profile.
+        profile: String,
+        /// The variable that carries the token.
+        #[arg(long = "env", value_name = "NAME", default_value = "TOKENFOB_TOKEN")]
+        var: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
     /// Run against built-in emulations of the three seed login systems and show what happens.
     Demo,
+}
+
+/// What git asks a credential helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GitAction {
+    /// Give a credential.
+    Get,
+    /// Remember one (tokenfob already has it: a no-op).
+    Store,
+    /// Forget one that the server rejected.
+    Erase,
 }
 
 /// Output formats of `get`.

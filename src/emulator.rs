@@ -148,6 +148,11 @@ impl Emulator {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The state, shareable with another server's threads (a test's protected resource checks tokens here).
+    pub fn shared(&self) -> Arc<Mutex<State>> {
+        Arc::clone(&self.state)
+    }
+
     /// How many requests `endpoint` got.
     pub fn count(&self, endpoint: &str) -> usize {
         self.state().counts.get(endpoint).copied().unwrap_or(0)

@@ -88,6 +88,11 @@ pub fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         Command::Logout { profile } => shell::logout(&app, profile.as_deref(), stdout),
         Command::Status { profile, json } => shell::status(&app, profile.as_deref(), json, stdout),
         Command::Protocol => faces::protocol::serve(&app, &mut std::io::stdin().lock(), stdout),
+        Command::Kubectl { profile } => faces::kubectl::run(&app, profile.as_deref(), stdout),
+        Command::GitCredential { action, profile } => {
+            faces::git::run(&app, action, profile.as_deref(), &mut std::io::stdin().lock(), stdout)
+        }
+        Command::Exec { profile, var, command } => shell::exec(&app, &profile, &var, &command),
         Command::Demo => demo::run(&app.env, stdout),
     }
 }

@@ -2,4 +2,5 @@
 //! clean environment against loopback servers that count requests.
 
 mod core;
+mod integrations;
 mod support;

@@ -3,6 +3,8 @@
 //! Both render tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's answer carry the
 //! same fields. Only the faces write to stdout.
 
+pub mod git;
+pub mod kubectl;
 pub mod protocol;
 pub mod shell;
 

@@ -94,6 +94,16 @@ pub fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn Write)
     write(out, &text)
 }
 
+/// `tokenfob exec`: replaces this process with `command`, the token in `$var` (never in argv).
+pub fn exec(app: &App, profile: &str, var: &str, command: &[String]) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let config = app.config()?;
+    let profile = config.choose(Some(profile), None, &app.env)?;
+    let served = app.broker()?.get(profile, None, crate::clock::now())?;
+    let err = std::process::Command::new(&command[0]).args(&command[1..]).env(var, served.token.expose()).exec();
+    Err(Error::Other(format!("running {}: {err}", command[0])))
+}
+
 /// `3723` -> `1h2m`; negative -> `expired`.
 fn human(secs: i64) -> String {
     match secs {

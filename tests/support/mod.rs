@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -140,6 +142,18 @@ user_id = "john.doe"
         for (k, v) in self.extra_env.borrow().iter() {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Another program (kubectl, curl, bash) in the same clean environment, with tokenfob's directory first on PATH.
+    pub fn tool_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let base = self.command(&[]);
+        let mut cmd = Command::new(program);
+        cmd.env_clear().envs(base.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))));
+        let exe_dir = Path::new(env!("CARGO_BIN_EXE_tokenfob")).parent().unwrap().to_owned();
+        let path = base.get_envs().find(|(k, _)| *k == "PATH").and_then(|(_, v)| v).unwrap_or_default();
+        cmd.env("PATH", std::env::join_paths(std::iter::once(exe_dir).chain(std::env::split_paths(path))).unwrap());
+        cmd.stdin(Stdio::null());
         cmd
     }
 

@@ -1,0 +1,7 @@
+//! Issue #3: each integration driven by its real tool against loopback servers.
+
+mod curl;
+mod exec;
+mod git;
+mod httpie;
+mod kubectl;
