@@ -94,3 +94,29 @@ fn a_failing_command_is_a_clear_error() {
     s.write_config("[profiles.c]\nkind = \"command\"\ncommand = \"echo nope >&2; exit 7\"\n");
     s.run(&["get", "c"]).fails(1, "failed with exit status: 7");
 }
+
+#[test]
+fn https_logins_verify_the_server_and_trust_ca_file() {
+    use crate::support::server::{Response, Server, Tls};
+    let s = Sandbox::new();
+    let tls = Tls::new();
+    let server = Server::start(
+        Some(tls.config.clone()),
+        std::sync::Arc::new(|_| Response::json(200, r#"{"token":"tls-token-0451"}"#)),
+    );
+    s.secret("tls-token-0451");
+    let ca = s.dir.path().join("ca.pem");
+    std::fs::write(&ca, &tls.ca_pem).unwrap();
+    let profile = |ca_line: &str| {
+        format!(
+            "[profiles.t]\nkind = \"http\"\n{ca_line}\n[profiles.t.login]\nurl = \"https://127.0.0.1:{}/login\"\n[profiles.t.reply]\ntoken_pointer = \"/token\"\n",
+            server.port
+        )
+    };
+    s.write_config(&profile(""));
+    s.run(&["get", "t"]).fails(4, "cannot reach").fails(4, "certificate");
+    assert_eq!(server.count(), 0, "no request went to an unverified server");
+    s.write_config(&profile(&format!("ca_file = \"{}\"", ca.display())));
+    assert_eq!(s.get(&["t"]), "tls-token-0451");
+    assert_eq!(server.count(), 1);
+}
