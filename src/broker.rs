@@ -3,7 +3,7 @@
 //! The path every face shares. A fresh cached token is returned without locking. Otherwise the broker takes the
 //! profile's lock, reads the cache again (another process may have renewed it while we waited, which is how 50
 //! parallel callers cause one login), and only then refreshes or logs in and writes the new entry. A renewal that
-//! fails for a passing reason (server or network) still serves a cached token that has not expired, with a warning.
+//! fails still serves a cached token that has not expired (it is only inside its margin), with a warning.
 //! A cache that cannot be written (read-only or full disk) degrades to no cache, with a warning.
 
 use std::time::Duration;
@@ -84,7 +84,7 @@ impl Broker<'_> {
             return Ok(Served { profile: profile.name.clone(), token, expires_at: None });
         }
         let fp = fingerprint(profile);
-        let cached = self.read(profile, &fp);
+        let cached = self.read(profile, &fp)?;
         let stale = match &cached {
             Some(entry) => match token::check(entry.token.is_some(), entry.expires_at, now, margin) {
                 Ok(()) => return Ok(served(profile, entry.clone())),
@@ -97,7 +97,7 @@ impl Broker<'_> {
             Ok(lock) => lock,
             Err(e) => return ride_out(profile, cached, e, now),
         };
-        let current = self.read(profile, &fp);
+        let current = self.read(profile, &fp)?;
         if let Some(entry) =
             current.as_ref().filter(|e| token::check(e.token.is_some(), e.expires_at, now, margin).is_ok())
         {
@@ -114,7 +114,7 @@ impl Broker<'_> {
         }
         let fp = fingerprint(profile);
         let lock = self.lock(profile)?;
-        let current = self.read(profile, &fp);
+        let current = self.read(profile, &fp)?;
         self.renew(profile, fp, current, lock.as_ref(), now, true)
     }
 
@@ -122,7 +122,7 @@ impl Broker<'_> {
     /// is then kept, so the next `get` refreshes instead of logging in). True when something was forgotten.
     pub fn erase(&self, profile: &Profile, only: Option<&Secret>) -> Result<bool> {
         let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
-        let Some(mut entry) = self.cache.read(&profile.name) else {
+        let Some(mut entry) = self.cache.read(&profile.name)? else {
             return Ok(false);
         };
         match only {
@@ -140,7 +140,7 @@ impl Broker<'_> {
     /// fails, the entry is kept so that a later `logout` can try again.
     pub fn logout(&self, profile: &Profile) -> Result<(bool, bool)> {
         let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
-        let entry = self.cache.read(&profile.name);
+        let entry = self.cache.read(&profile.name)?;
         let revoked = match (&profile.source, &entry) {
             (Source::Recipe(recipe), Some(entry)) if entry.token.is_some() => {
                 Engine::new(recipe, profile, self.resolver(profile))
@@ -153,11 +153,11 @@ impl Broker<'_> {
     }
 
     /// What the cache holds for `profile`.
-    pub fn status(&self, profile: &Profile, now: OffsetDateTime) -> Status {
-        let entry = self.read(profile, &fingerprint(profile));
+    pub fn status(&self, profile: &Profile, now: OffsetDateTime) -> Result<Status> {
+        let entry = self.read(profile, &fingerprint(profile))?;
         let has_token = entry.as_ref().is_some_and(|e| e.token.is_some());
         let expires_at = entry.as_ref().filter(|_| has_token).and_then(|e| e.expires_at);
-        Status {
+        Ok(Status {
             profile: profile.name.clone(),
             kind: profile.kind.name(),
             cached: has_token,
@@ -165,20 +165,20 @@ impl Broker<'_> {
             expires_at,
             expires_in: expires_at.map(|at| (at - now).whole_seconds()),
             refreshable: entry.as_ref().is_some_and(|e| e.can_refresh(now)),
-        }
+        })
     }
 
     /// The cached entry, if it was made with the profile's current settings.
-    fn read(&self, profile: &Profile, fingerprint: &str) -> Option<Entry> {
-        let entry = self.cache.read(&profile.name)?;
+    fn read(&self, profile: &Profile, fingerprint: &str) -> Result<Option<Entry>> {
+        let Some(entry) = self.cache.read(&profile.name)? else { return Ok(None) };
         if entry.fingerprint != fingerprint {
             crate::log::debug(format_args!(
                 "profile {}: settings changed since the cached login; ignoring it",
                 profile.name
             ));
-            return None;
+            return Ok(None);
         }
-        Some(entry)
+        Ok(Some(entry))
     }
 
     /// The profile's lock, or `None` when the cache directory cannot hold one (then there is no cache at all).
@@ -283,14 +283,11 @@ fn new_entry(
     entry
 }
 
-/// After a passing failure (server, network, lock timeout), serves a cached token that has not expired yet, with a
-/// warning; otherwise returns the error.
+/// After a failed renewal, serves a cached token that has not expired yet, with the failure as a warning: a token
+/// that still works is better than none, and the warning says what to fix. Otherwise returns the error.
 fn ride_out(profile: &Profile, current: Option<Entry>, err: Error, now: OffsetDateTime) -> Result<Served> {
     match current {
-        Some(entry)
-            if err.is_transient()
-                && token::check(entry.token.is_some(), entry.expires_at, now, Duration::ZERO).is_ok() =>
-        {
+        Some(entry) if token::check(entry.token.is_some(), entry.expires_at, now, Duration::ZERO).is_ok() => {
             crate::log::warn(format_args!("{err}; serving the cached token, which has not expired yet"));
             Ok(served(profile, entry))
         }

@@ -5,6 +5,9 @@
 //! new one, never half. Renewal takes an exclusive `flock` on the sibling `<profile>.lock` (never on the data file),
 //! and [`Cache::write`] takes the [`Lock`] as an argument so nobody writes unlocked. The kernel drops the lock when
 //! its holder dies, so a killed process never wedges the others.
+//!
+//! Like ssh with `~/.ssh`, the cache refuses a directory or file that is a symlink, owned by another user, or
+//! writable by group or others (issue #4): someone who can write there could plant a token or read ours.
 
 use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -111,27 +114,40 @@ impl Cache {
         self.dir.join(format!("{profile}.lock"))
     }
 
-    /// Reads the entry of `profile`; a missing, unreadable or corrupt file is `None`.
-    pub fn read(&self, profile: &str) -> Option<Entry> {
+    /// Reads the entry of `profile`; a missing, unreadable or corrupt file is `None`. A directory or file that
+    /// others could tamper with is an error.
+    pub fn read(&self, profile: &str) -> Result<Option<Entry>> {
         let path = self.entry_path(profile);
-        let bytes = match fs::read(&path) {
+        let bytes = match open_private(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return None,
+            Err(e) if e.kind() == ErrorKind::NotFound => return self.check_dir().map(|()| None),
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => return Err(Error::Config(e.to_string())),
             Err(e) => {
                 crate::log::warn(format_args!("cannot read {}: {e}; treating it as empty", path.display()));
-                return None;
+                return Ok(None);
             }
         };
+        self.check_dir()?;
         let entry = parse_entry(&bytes).filter(|e| e.profile == profile);
         if entry.is_none() {
             crate::log::warn(format_args!("{} is not a valid cache entry; it will be replaced", path.display()));
         }
-        entry
+        Ok(entry)
+    }
+
+    /// Refuses a cache directory that is a symlink, not ours, or writable by others.
+    fn check_dir(&self) -> Result<()> {
+        match fs::symlink_metadata(&self.dir) {
+            Ok(meta) => check_private(&self.dir, &meta, true).map_err(|e| Error::Config(e.to_string())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("checking cache directory", &self.dir, e)),
+        }
     }
 
     /// Takes the lock of `profile`, waiting at most `timeout` for another holder.
     pub fn lock(&self, profile: &str, timeout: Duration) -> Result<Lock> {
         self.ensure_dir()?;
+        self.check_dir()?;
         let path = self.lock_path(profile);
         let file = OpenOptions::new()
             .create(true)
@@ -162,6 +178,7 @@ impl Cache {
 
     /// Replaces the entry of the locked profile atomically.
     pub fn write(&self, lock: &Lock, entry: &Entry) -> Result<()> {
+        self.remove_stale_temps(lock);
         let path = self.entry_path(&lock.profile);
         let json = serde_json::to_vec_pretty(entry).map_err(|e| Error::Other(format!("encoding cache entry: {e}")))?;
         let temp = self.dir.join(format!(".{}.{}.tmp", lock.profile, crate::sys::random_hex(8)));
@@ -187,6 +204,20 @@ impl Cache {
         }
     }
 
+    /// Removes temp files a killed writer left behind. Only the lock holder writes temps for a profile, so
+    /// while we hold the lock every temp file of this profile is a leftover.
+    fn remove_stale_temps(&self, lock: &Lock) {
+        let prefix = format!(".{}.", lock.profile);
+        let Ok(dir) = fs::read_dir(&self.dir) else { return };
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     fn ensure_dir(&self) -> Result<()> {
         DirBuilder::new()
             .recursive(true)
@@ -194,6 +225,47 @@ impl Cache {
             .create(&self.dir)
             .map_err(|e| Error::io("creating cache directory", &self.dir, e))
     }
+}
+
+/// Reads a cache file that must be a regular file of ours, not writable by others (never following a symlink).
+fn open_private(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            std::io::Error::new(
+                ErrorKind::PermissionDenied,
+                format!("refusing cache file {}: it is a symlink (remove it)", path.display()),
+            )
+        } else {
+            e
+        }
+    })?;
+    check_private(path, &file.metadata()?, false)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Refuses what is not ours, a symlink, or writable by group or others (as ssh does with `~/.ssh`).
+fn check_private(path: &Path, meta: &fs::Metadata, dir: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let what = if dir { "cache directory" } else { "cache file" };
+    let refuse = |why: String| {
+        Err(std::io::Error::new(ErrorKind::PermissionDenied, format!("refusing {what} {}: {why}", path.display())))
+    };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.file_type().is_symlink() {
+        return refuse("it is a symlink (point TOKENFOB_CACHE_DIR at the real directory)".into());
+    }
+    if meta.uid() != me {
+        return refuse(format!("it is owned by uid {}, not by you (uid {me}); remove it or fix its owner", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        let fix = if dir { "chmod 700" } else { "chmod 600" };
+        return refuse(format!("it is writable by group or others ({fix} {})", path.display()));
+    }
+    Ok(())
 }
 
 /// Creates `path` exclusively with mode 0600, writes `bytes` and fsyncs.
@@ -221,7 +293,7 @@ mod tests {
         let cache = Cache::new(dir.path().join("c"));
         let lock = cache.lock("p", Duration::from_secs(1)).unwrap();
         cache.write(&lock, &entry("p", "tok")).unwrap();
-        assert_eq!(cache.read("p").unwrap().token.unwrap().expose(), "tok");
+        assert_eq!(cache.read("p").unwrap().unwrap().token.unwrap().expose(), "tok");
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("c")), 0o700);
         assert_eq!(mode(&dir.path().join("c/p.json")), 0o600);
@@ -231,7 +303,7 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty());
         assert!(cache.remove(&lock).unwrap());
-        assert!(cache.read("p").is_none());
+        assert!(cache.read("p").unwrap().is_none());
     }
 
     #[test]
@@ -239,10 +311,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().to_owned());
         fs::write(dir.path().join("p.json"), b"{\"v\":1,\"prof").unwrap();
-        assert!(cache.read("p").is_none());
+        assert!(cache.read("p").unwrap().is_none());
         let other = serde_json::to_vec(&entry("q", "t")).unwrap();
         fs::write(dir.path().join("p.json"), other).unwrap();
-        assert!(cache.read("p").is_none());
+        assert!(cache.read("p").unwrap().is_none());
     }
 
     #[test]

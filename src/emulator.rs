@@ -75,6 +75,8 @@ pub struct State {
     pub gd_tokens: HashMap<String, String>,
     /// Account ids the session API saw.
     pub account_ids: Vec<Value>,
+    /// Logins, refreshes and mints that have arrived (counted before `delay`, so a test knows one is under way).
+    pub arrivals: usize,
     serial: u64,
 }
 
@@ -121,6 +123,7 @@ impl Emulator {
             refresh_tokens: HashSet::new(),
             gd_tokens: HashMap::new(),
             account_ids: Vec::new(),
+            arrivals: 0,
             serial: 0,
         }));
         let shared = Arc::clone(&state);
@@ -208,7 +211,8 @@ fn route(req: &Request, state: &Mutex<State>, delay: Duration) -> Response {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let is_renewal =
         matches!(path, "/api/v1/users/login" | "/rest/v1/login" | "/rest/v1/refresh") || path.ends_with("/apiTokens");
-    if is_renewal && !delay.is_zero() {
+    if is_renewal {
+        state.lock().unwrap_or_else(|e| e.into_inner()).arrivals += 1;
         std::thread::sleep(delay);
     }
     let mut s = state.lock().unwrap_or_else(|e| e.into_inner());

@@ -73,11 +73,6 @@ impl Error {
         }
     }
 
-    /// True for failures worth riding out on a still-valid cached token.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Server { .. } | Error::Network { .. } | Error::LockTimeout { .. })
-    }
-
     /// An I/O failure while doing `what` on `path`.
     pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Error {
         Error::Other(format!("{what} {}: {err}", path.display()))

@@ -74,6 +74,7 @@ impl App {
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
+    sys::harden();
     if env.debug() {
         log::enable();
     }

@@ -62,6 +62,9 @@ impl Answer {
                 " redirect to {} (not followed: credentials go to the same origin only)",
                 clean(to)
             ));
+        } else if self.status == 429 {
+            let after = self.header("retry-after").map(clean).unwrap_or_else(|| "a while".into());
+            text.push_str(&format!(" Too Many Requests (the server asks to retry after {after})"));
         } else if let Some(message) = self.message(spec) {
             text.push_str(": ");
             text.push_str(&message);

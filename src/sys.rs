@@ -1,4 +1,4 @@
-//! Small facts from the operating system: random bytes and the host name.
+//! Small facts from the operating system (random bytes, the host name) and process hardening.
 
 use std::io::Read;
 
@@ -23,4 +23,15 @@ pub fn hostname() -> String {
         .unwrap_or_default();
     let name: String = raw.trim().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(40).collect();
     if name.is_empty() { "host".into() } else { name }
+}
+
+/// Makes this process non-dumpable, as ssh-agent does: no core dump can spill a secret, and other processes of the
+/// same user cannot ptrace it or read its memory through /proc. A program started by `tokenfob exec` is dumpable
+/// again (execve resets the flag), so its own debugging is not affected.
+pub fn harden() {
+    // SAFETY: prctl with PR_SET_DUMPABLE takes plain integers and touches only this process.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
 }

@@ -3,4 +3,5 @@
 
 mod core;
 mod integrations;
+mod reliability;
 mod support;

@@ -146,7 +146,8 @@ fn handle(app: &App, config: &mut Option<Config>, line: &str) -> Result<Value> {
                 (None, None) => config.profiles.values().collect(),
                 (p, u) => vec![config.choose(p.as_deref(), u.as_deref(), &app.env)?],
             };
-            Ok(json!({"profiles": profiles.iter().map(|p| broker.status(p, now)).collect::<Vec<_>>()}))
+            let statuses = profiles.iter().map(|p| broker.status(p, now)).collect::<Result<Vec<_>>>()?;
+            Ok(json!({ "profiles": statuses }))
         }
         other => Err(Error::BadRequest(format!("unknown op {other:?} (expected get, erase or status)"))),
     }

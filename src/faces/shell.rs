@@ -72,7 +72,7 @@ pub fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn Write)
         Some(name) => vec![config.choose(Some(name), None, &app.env)?],
         None => config.profiles.values().collect(),
     };
-    let statuses: Vec<_> = chosen.iter().map(|p| broker.status(p, now)).collect();
+    let statuses = chosen.iter().map(|p| broker.status(p, now)).collect::<Result<Vec<_>>>()?;
     if json {
         return write(out, &format!("{}\n", serde_json::json!({ "profiles": statuses })));
     }

@@ -1,0 +1,42 @@
+//! A read-only or full cache directory degrades to "no cache" with a warning, and the token is still printed.
+//!
+//! Each run gets a private mount namespace (`unshare -m`) with a small tmpfs as its cache directory, so nothing
+//! outlives the run. Needs root (or user namespaces); skipped with a reason otherwise.
+
+use crate::support::Sandbox;
+use crate::support::server::tool;
+
+fn in_namespace(s: &Sandbox, setup: &str) -> Option<crate::support::Run> {
+    let unshare = tool("unshare")?;
+    std::fs::create_dir_all(s.cache_dir()).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=64k,mode=700 tmpfs \"$TOKENFOB_CACHE_DIR\" || exit 99\n{setup}\nexec \"$0\" get od"
+    );
+    let mut cmd = s.tool_command(unshare);
+    cmd.args(["-m", "sh", "-c", &script, env!("CARGO_BIN_EXE_tokenfob")]);
+    let run = s.check(cmd.output().unwrap());
+    if run.code == 99 || run.stderr.contains("unshare failed") {
+        eprintln!("skipping: cannot mount a tmpfs in a private namespace here: {}", run.stderr.trim());
+        return None;
+    }
+    Some(run)
+}
+
+#[test]
+fn a_read_only_cache_directory_still_prints_the_token() {
+    let s = Sandbox::new();
+    let Some(run) = in_namespace(&s, "mount -o remount,ro \"$TOKENFOB_CACHE_DIR\"") else { return };
+    let token = run.ok().to_owned();
+    assert!(s.emu.state().valid.contains(&token));
+    assert!(run.stderr.contains("warning") && run.stderr.contains("without a cache"), "{run:#?}");
+}
+
+#[test]
+fn a_full_cache_directory_still_prints_the_token() {
+    let s = Sandbox::new();
+    let fill = "dd if=/dev/zero of=\"$TOKENFOB_CACHE_DIR/fill\" bs=4096 2>/dev/null; true";
+    let Some(run) = in_namespace(&s, fill) else { return };
+    let token = run.ok().to_owned();
+    assert!(s.emu.state().valid.contains(&token));
+    assert!(run.stderr.contains("served but not cached"), "{run:#?}");
+}
