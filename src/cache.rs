@@ -9,7 +9,8 @@
 //! Like ssh with `~/.ssh`, the cache refuses a directory or file that is a symlink, owned by another user, or
 //! writable by group or others (issue #4): someone who can write there could plant a token or read ours.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -82,9 +83,36 @@ pub fn parse_entry(bytes: &[u8]) -> Option<Entry> {
 }
 
 /// The cache directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Cache {
     dir: PathBuf,
+    /// Entries already parsed, by the identity of the file they came from. A long-lived `tokenfob protocol` then
+    /// answers a hit with one `lstat`, and still notices a renewal by another process: a write is a rename, so a
+    /// new entry is a new inode (issue #5).
+    memo: RefCell<HashMap<String, (Identity, Entry)>>,
+}
+
+/// What tells two versions of a cache file apart without reading them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl Identity {
+    fn of(meta: &fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        }
+    }
 }
 
 /// An exclusive lock on one profile; released on drop (or by the kernel when the process dies).
@@ -97,7 +125,7 @@ pub struct Lock {
 impl Cache {
     /// The cache in `dir` (nothing is created until a write).
     pub fn new(dir: PathBuf) -> Cache {
-        Cache { dir }
+        Cache { dir, memo: RefCell::new(HashMap::new()) }
     }
 
     /// The directory.
@@ -118,8 +146,14 @@ impl Cache {
     /// others could tamper with is an error.
     pub fn read(&self, profile: &str) -> Result<Option<Entry>> {
         let path = self.entry_path(profile);
-        let bytes = match open_private(&path) {
-            Ok(bytes) => bytes,
+        if let Some((identity, entry)) = self.memo.borrow().get(profile) {
+            if fs::symlink_metadata(&path).is_ok_and(|m| Identity::of(&m) == *identity) {
+                return Ok(Some(entry.clone()));
+            }
+        }
+        self.memo.borrow_mut().remove(profile);
+        let (bytes, identity) = match open_private(&path) {
+            Ok(read) => read,
             Err(e) if e.kind() == ErrorKind::NotFound => return self.check_dir().map(|()| None),
             Err(e) if e.kind() == ErrorKind::PermissionDenied => return Err(Error::Config(e.to_string())),
             Err(e) => {
@@ -129,8 +163,13 @@ impl Cache {
         };
         self.check_dir()?;
         let entry = parse_entry(&bytes).filter(|e| e.profile == profile);
-        if entry.is_none() {
-            crate::log::warn(format_args!("{} is not a valid cache entry; it will be replaced", path.display()));
+        match &entry {
+            Some(e) => {
+                self.memo.borrow_mut().insert(profile.to_owned(), (identity, e.clone()));
+            }
+            None => {
+                crate::log::warn(format_args!("{} is not a valid cache entry; it will be replaced", path.display()))
+            }
         }
         Ok(entry)
     }
@@ -166,7 +205,8 @@ impl Cache {
                 }
                 Err(fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
                     std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
-                    pause = (pause * 2).min(Duration::from_millis(50));
+                    // A short cap: when the holder finishes, a herd of waiters should see it within milliseconds.
+                    pause = (pause * 2).min(Duration::from_millis(5));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
                     return Err(Error::LockTimeout { path, seconds: timeout.as_secs() });
@@ -228,7 +268,7 @@ impl Cache {
 }
 
 /// Reads a cache file that must be a regular file of ours, not writable by others (never following a symlink).
-fn open_private(path: &Path) -> std::io::Result<Vec<u8>> {
+fn open_private(path: &Path) -> std::io::Result<(Vec<u8>, Identity)> {
     use std::io::Read;
     let mut file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).map_err(|e| {
         if e.raw_os_error() == Some(libc::ELOOP) {
@@ -240,10 +280,11 @@ fn open_private(path: &Path) -> std::io::Result<Vec<u8>> {
             e
         }
     })?;
-    check_private(path, &file.metadata()?, false)?;
-    let mut bytes = Vec::new();
+    let meta = file.metadata()?;
+    check_private(path, &meta, false)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     file.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    Ok((bytes, Identity::of(&meta)))
 }
 
 /// Refuses what is not ours, a symlink, or writable by group or others (as ssh does with `~/.ssh`).

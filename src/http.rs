@@ -1,7 +1,9 @@
 //! Sending one HTTP request: rustls with the system trust store, bounded time and size, no cross-origin redirects.
 //!
 //! The client (and with it reqwest's runtime thread and TLS context) is built on the first request only, so a cache
-//! hit never pays for it. Every answer is read to at most 1 MiB. A redirect is followed only within the same
+//! hit never pays for it. Loading the system trust store costs milliseconds (every certificate in /etc/ssl/certs), so
+//! a client for plain-http URLs (loopback) gets a TLS configuration with no roots, and the store is loaded only when a
+//! request is really https. Every answer is read to at most 1 MiB. A redirect is followed only within the same
 //! origin, so a password posted to a login URL is never re-sent to another host. Plain `http://` is refused unless
 //! the host is loopback or the profile sets `allow_http`.
 
@@ -33,23 +35,24 @@ pub struct Outgoing {
     pub body: Option<Secret>,
 }
 
-/// A lazily built HTTP client for one profile's settings.
+/// Lazily built HTTP clients for one profile's settings: one for https, one for plain http.
 pub struct Http<'a> {
     net: &'a NetOptions,
-    client: Option<Client>,
+    https: Option<Client>,
+    plain: Option<Client>,
 }
 
 impl<'a> Http<'a> {
     /// A client that does nothing until the first request.
     pub fn new(net: &'a NetOptions) -> Http<'a> {
-        Http { net, client: None }
+        Http { net, https: None, plain: None }
     }
 
     /// Sends `req`; `what` names the step in errors ("logging in to profile od"). Returns the answer and when the
     /// request was sent.
     pub fn send(&mut self, req: Outgoing, what: &str) -> Result<(Answer, OffsetDateTime)> {
         check_scheme(&req.url, self.net.allow_http)?;
-        let client = self.client()?;
+        let client = self.client(req.url.scheme() == "https")?;
         let url_text = redacted(&req.url);
         let mut builder = client.request(req.method.clone(), req.url.clone());
         for (name, value) in &req.headers {
@@ -78,18 +81,20 @@ impl<'a> Http<'a> {
         Ok((Answer { status, headers, body }, sent_at))
     }
 
-    fn client(&mut self) -> Result<&Client> {
-        if self.client.is_none() {
-            self.client = Some(build_client(self.net)?);
+    fn client(&mut self, https: bool) -> Result<&Client> {
+        let slot = if https { &mut self.https } else { &mut self.plain };
+        if slot.is_none() {
+            *slot = Some(build_client(self.net, https)?);
         }
-        Ok(self.client.as_ref().expect("built above"))
+        Ok(slot.as_ref().expect("built above"))
     }
 }
 
-fn build_client(net: &NetOptions) -> Result<Client> {
+fn build_client(net: &NetOptions, https: bool) -> Result<Client> {
     // reqwest is built without a crypto provider (to keep aws-lc out of the build); ring is ours. Err means one is
     // already installed, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let provider = rustls::crypto::ring::default_provider();
+    let _ = provider.clone().install_default();
     let mut builder = Client::builder()
         .connect_timeout(net.connect_timeout)
         .timeout(net.timeout)
@@ -98,7 +103,15 @@ fn build_client(net: &NetOptions) -> Result<Client> {
             let same_origin = attempt.previous().last().is_some_and(|prev| prev.origin() == attempt.url().origin());
             if same_origin && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
         }));
-    if let Some(path) = &net.ca_file {
+    if !https {
+        // Never used for a handshake (this client only sends plain-http requests), so it needs no roots.
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Other(format!("setting up TLS: {e}")))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        builder = builder.tls_backend_preconfigured(tls);
+    } else if let Some(path) = &net.ca_file {
         let pem = std::fs::read(path).map_err(|e| Error::Config(format!("reading ca_file {}: {e}", path.display())))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| Error::Config(format!("ca_file {}: not a PEM certificate bundle: {e}", path.display())))?;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::App;
+use crate::broker::Broker;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -50,7 +51,7 @@ pub fn parse_request(line: &str) -> Result<Request> {
 
 /// Serves requests from `input` until it ends.
 pub fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<()> {
-    let mut config: Option<Config> = None;
+    let mut state = State { config: None, broker: None };
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -58,7 +59,7 @@ pub fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<
             Ok(None) => return Ok(()),
             Ok(Some(true)) => error_json(&Error::BadRequest(format!("line longer than {MAX_LINE} bytes"))),
             Ok(Some(false)) => match std::str::from_utf8(&line) {
-                Ok(text) => answer(app, &mut config, text),
+                Ok(text) => answer(app, &mut state, text),
                 Err(_) => error_json(&Error::BadRequest("line is not UTF-8".into())),
             },
             Err(e) => return Err(Error::Other(format!("reading stdin: {e}"))),
@@ -101,8 +102,14 @@ fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Opt
     }
 }
 
-fn answer(app: &App, config: &mut Option<Config>, line: &str) -> Value {
-    match handle(app, config, line) {
+/// What the loop keeps between requests: the configuration and the broker (whose cache remembers parsed entries).
+struct State<'a> {
+    config: Option<Config>,
+    broker: Option<Broker<'a>>,
+}
+
+fn answer<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Value {
+    match handle(app, state, line) {
         Ok(Value::Object(mut body)) => {
             let mut out = serde_json::Map::from_iter([("v".to_owned(), json!(1)), ("ok".to_owned(), json!(true))]);
             out.append(&mut body);
@@ -117,13 +124,15 @@ fn error_json(err: &Error) -> Value {
     json!({"v": 1, "ok": false, "error": {"code": err.code(), "message": err.to_string()}})
 }
 
-fn handle(app: &App, config: &mut Option<Config>, line: &str) -> Result<Value> {
+fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Value> {
     let req = parse_request(line)?;
-    if config.is_none() {
-        *config = Some(app.config()?);
+    if state.config.is_none() {
+        state.config = Some(app.config()?);
     }
-    let config = config.as_ref().expect("loaded above");
-    let broker = app.broker()?;
+    if state.broker.is_none() {
+        state.broker = Some(app.broker()?);
+    }
+    let (Some(config), Some(broker)) = (&state.config, &state.broker) else { unreachable!("both set above") };
     let now = crate::clock::now();
     match req.op.as_str() {
         "get" => {

@@ -157,3 +157,34 @@ fn the_shell_face_never_reads_stdin() {
     let out = child.wait_with_output().unwrap();
     s.check(out).ok();
 }
+
+#[test]
+fn a_long_lived_protocol_process_notices_a_renewal_by_another_process() {
+    use std::io::BufRead;
+    let s = Sandbox::new();
+    let mut child =
+        s.command(&["protocol"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ask = || {
+        writeln!(stdin, r#"{{"v":1,"op":"get","profile":"od"}}"#).unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        answer["token"].as_str().unwrap().to_owned()
+    };
+    let first = ask();
+    assert_eq!(ask(), first, "a cache hit");
+    s.secret(&first);
+    s.run(&["login", "od"]).ok();
+    let renewed = s.entry("od")["token"].as_str().unwrap().to_owned();
+    assert_ne!(renewed, first);
+    assert_eq!(ask(), renewed, "the protocol process sees the entry another process wrote");
+    std::fs::remove_file(s.entry_path("od")).unwrap();
+    let again = ask();
+    assert_ne!(again, renewed, "an erased entry is not served from memory");
+    s.secret(&again);
+    drop(stdin);
+    s.check(child.wait_with_output().unwrap());
+    assert_eq!(s.emu.count("od.login"), 3);
+}

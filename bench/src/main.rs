@@ -1,0 +1,376 @@
+#![allow(clippy::disallowed_methods)] // a harness: it reads its own PATH to find peers
+//! tokenfob's benchmark harness: `cargo run --release -p tokenfob-bench [-- --quick]`.
+//!
+//! Method (docs/performance.md): every command is spawned directly (no shell), after warm-up runs, interleaved
+//! with the floor program (A B A B ...) so that both see the same machine state; each pair gives a ratio, and the
+//! report shows min/median/max wall time, peak RSS (from `wait4`) and the median of the paired ratios. The harness
+//! builds its own floor program (a static C binary that reads a 1 KB file and prints one field), starts its own
+//! loopback emulator of the seed APIs, plants its own cache, and runs the peers that are on the machine.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokenfob::emulator::Emulator;
+
+const PASSWORD: &str = "bench-password";
+
+struct Options {
+    runs: usize,
+    warmup: usize,
+    protocol_requests: usize,
+    tokenfob: PathBuf,
+    /// Other builds of tokenfob to measure side by side (`--also PATH`).
+    also: Vec<PathBuf>,
+}
+
+/// One spawn: wall time and peak RSS in KiB.
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    rss_kib: i64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let value = |flag: &'static str| -> Vec<PathBuf> {
+        args.iter()
+            .zip(args.iter().skip(1))
+            .filter(|(f, _)| f.as_str() == flag)
+            .map(|(_, v)| PathBuf::from(v))
+            .collect()
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
+    let opts = Options {
+        runs: if quick { 40 } else { 400 },
+        warmup: if quick { 5 } else { 30 },
+        protocol_requests: if quick { 20_000 } else { 200_000 },
+        tokenfob: value("--tokenfob").pop().unwrap_or_else(|| root.join("target/release/tokenfob")),
+        also: value("--also"),
+    };
+    assert!(opts.tokenfob.is_file(), "build it first: cargo build --release ({})", opts.tokenfob.display());
+    let dir = std::env::temp_dir().join(format!("tokenfob-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let result = std::panic::catch_unwind(|| run(&opts, &dir, &root, quick));
+    let _ = std::fs::remove_dir_all(&dir);
+    if result.is_err() {
+        std::process::exit(1);
+    }
+}
+
+fn run(opts: &Options, dir: &Path, root: &Path, quick: bool) {
+    let emu = Emulator::start(PASSWORD, PASSWORD, PASSWORD).unwrap();
+    write_config(dir, &emu.url());
+    let tf = |args: &[&str]| tokenfob_command(opts, dir, args);
+    assert!(tf(&["get", "od"]).output().unwrap().status.success(), "the first get logs in");
+    let token = String::from_utf8(tf(&["get", "od"]).output().unwrap().stdout).unwrap();
+    let floor = build_floor(dir, token.trim());
+    plant_git_credentials(dir, token.trim());
+
+    println!("# tokenfob benchmark{}", if quick { " (quick mode: numbers are indicative only)" } else { "" });
+    println!();
+    println!("- date: {}", tokenfob::clock::rfc3339(tokenfob::clock::now()));
+    println!("- commit: {}", git_commit(root));
+    println!("- machine: {}", machine());
+    println!("- runs per command: {} (after {} warm-up runs), interleaved with the floor", opts.runs, opts.warmup);
+    println!();
+    println!("## Cache hit, per spawn");
+    println!();
+    println!("| command | min ms | median ms | max ms | peak RSS MiB | median ratio to floor |");
+    println!("|---|---|---|---|---|---|");
+    let floor_cmd = || {
+        let mut c = Command::new(&floor);
+        c.arg(dir.join("floor.json"));
+        c
+    };
+    let floor_alone = measure_pair(opts, &floor_cmd, &floor_cmd).0;
+    report("floor (static C, reads 1 KB, prints a field)", &floor_alone, None);
+    let mut candidates: Vec<(String, Box<dyn Fn() -> Command>)> = vec![
+        ("tokenfob get od".into(), Box::new(|| tf(&["get", "od"]))),
+        ("tokenfob kubectl od".into(), Box::new(|| tf(&["kubectl", "od"]))),
+        ("git credential-store get".into(), Box::new(|| git_credential_store(dir))),
+    ];
+    for other in &opts.also {
+        let name = format!("tokenfob get od ({})", other.display());
+        let other = other.clone();
+        candidates.push((
+            name,
+            Box::new(move || {
+                let c = tf(&["get", "od"]);
+                let mut o = Command::new(&other);
+                o.args(c.get_args())
+                    .env_clear()
+                    .envs(c.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))));
+                o
+            }),
+        ));
+    }
+    for (name, make) in &candidates {
+        let (a, b) = measure_pair(opts, &floor_cmd, make.as_ref());
+        report(name, &b, Some(&a));
+    }
+    if which("gke-gcloud-auth-plugin").is_none() {
+        println!("| gke-gcloud-auth-plugin | not on this machine | | | | |");
+    }
+    println!();
+    protocol_throughput(opts, dir);
+    cold_path(opts, dir, &emu);
+    sizes_and_syscalls(opts, dir);
+}
+
+fn write_config(dir: &Path, url: &str) {
+    let config = format!(
+        "[profiles.od]\nkind = \"onedata\"\nurl = \"{url}\"\nusername = \"{}\"\npassword = {{ env = \"OD_PASSWORD\" }}\n",
+        tokenfob::emulator::OD_USER
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+}
+
+fn tokenfob_command(opts: &Options, dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(&opts.tokenfob);
+    c.args(args)
+        .env_clear()
+        .env("HOME", dir)
+        .env("TOKENFOB_CONFIG", dir.join("config.toml"))
+        .env("TOKENFOB_CACHE_DIR", dir.join("cache"))
+        .env("OD_PASSWORD", PASSWORD);
+    c
+}
+
+/// The floor: a static C program that reads a 1 KB JSON file and prints its "token" field.
+fn build_floor(dir: &Path, token: &str) -> PathBuf {
+    let padding = "x".repeat(1024usize.saturating_sub(token.len() + 40));
+    std::fs::write(dir.join("floor.json"), format!("{{\"pad\":\"{padding}\",\"token\":\"{token}\"}}\n")).unwrap();
+    let source = r#"#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    static char buf[4096];
+    FILE *f = fopen(argv[1], "r");
+    if (!f) return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    char *p = strstr(buf, "\"token\":\"");
+    if (!p) return 1;
+    p += 9;
+    char *end = strchr(p, '"');
+    if (!end) return 1;
+    fwrite(p, 1, end - p, stdout);
+    fputc('\n', stdout);
+    return 0;
+}
+"#;
+    std::fs::write(dir.join("floor.c"), source).unwrap();
+    let out = dir.join("floor");
+    let status = Command::new("cc").args(["-O2", "-static", "-o"]).arg(&out).arg(dir.join("floor.c")).status().unwrap();
+    assert!(status.success(), "building the floor program needs cc and a static libc");
+    out
+}
+
+fn plant_git_credentials(dir: &Path, token: &str) {
+    std::fs::write(dir.join(".git-credentials"), format!("https://oauth2:{token}@git.example.com\n")).unwrap();
+    std::fs::write(dir.join("git-input"), "protocol=https\nhost=git.example.com\n\n").unwrap();
+}
+
+fn git_credential_store(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.args(["credential-store", "get"]).env_clear().env("HOME", dir).env("GIT_CONFIG_NOSYSTEM", "1");
+    c.stdin(File::open(dir.join("git-input")).unwrap());
+    c
+}
+
+/// Spawns `cmd` and reaps it with wait4, for its wall time and peak RSS.
+fn sample(mut cmd: Command) -> Sample {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let started = Instant::now();
+    let child = cmd.spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data filled by wait4 for our own child, which std has not reaped.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "a benchmarked command failed");
+    Sample { wall, rss_kib: usage.ru_maxrss }
+}
+
+/// Warm-up, then A B A B ...; returns both series.
+fn measure_pair(opts: &Options, a: &dyn Fn() -> Command, b: &dyn Fn() -> Command) -> (Vec<Sample>, Vec<Sample>) {
+    for _ in 0..opts.warmup {
+        sample(a());
+        sample(b());
+    }
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..opts.runs {
+        xs.push(sample(a()));
+        ys.push(sample(b()));
+    }
+    (xs, ys)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn report(name: &str, samples: &[Sample], floor: Option<&[Sample]>) {
+    let ms: Vec<f64> = samples.iter().map(|s| s.wall.as_secs_f64() * 1000.0).collect();
+    let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ms.iter().copied().fold(0.0, f64::max);
+    let rss = samples.iter().map(|s| s.rss_kib).max().unwrap_or(0) as f64 / 1024.0;
+    let ratio = floor.map_or("1.00 (itself)".to_owned(), |f| {
+        let ratios = f.iter().zip(samples).map(|(a, b)| b.wall.as_secs_f64() / a.wall.as_secs_f64()).collect();
+        format!("{:.2}", median(ratios))
+    });
+    println!("| {name} | {min:.3} | {:.3} | {max:.3} | {rss:.1} | {ratio} |", median(ms.clone()));
+}
+
+/// One long-lived `tokenfob protocol`, fed `get` lines by a writer thread.
+fn protocol_throughput(opts: &Options, dir: &Path) {
+    let mut child =
+        tokenfob_command(opts, dir, &["protocol"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let n = opts.protocol_requests;
+    let started = Instant::now();
+    let writer = std::thread::spawn(move || {
+        let line = b"{\"v\":1,\"op\":\"get\",\"profile\":\"od\"}\n";
+        let mut buf = std::io::BufWriter::new(&mut stdin);
+        for _ in 0..n {
+            buf.write_all(line).unwrap();
+        }
+    });
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let (mut answers, mut line) = (0, String::new());
+    while reader.read_line(&mut line).unwrap() > 0 {
+        assert!(line.contains("\"ok\":true"), "a protocol answer failed: {line}");
+        answers += 1;
+        line.clear();
+    }
+    writer.join().unwrap();
+    child.wait().unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    println!("## JSON face");
+    println!();
+    println!(
+        "- `tokenfob protocol`: {answers} `get` answers in {secs:.2} s = {:.0} answers/s (one process, cache hits)",
+        answers as f64 / secs
+    );
+    println!();
+}
+
+/// Cold logins against the emulator with a fixed server delay, and a herd of 64.
+fn cold_path(opts: &Options, dir: &Path, emu: &Emulator) {
+    let delay = Duration::from_millis(100);
+    emu.state().delay = delay;
+    let rounds = if opts.runs > 100 { 30 } else { 5 };
+    let raw: Vec<f64> = (0..rounds).map(|_| raw_login(emu) * 1000.0).collect();
+    let login: Vec<f64> = (0..rounds)
+        .map(|_| sample(tokenfob_command(opts, dir, &["login", "od"])).wall.as_secs_f64() * 1000.0)
+        .collect();
+    let (raw_m, login_m) = (median(raw), median(login.clone()));
+    let mut herds = Vec::new();
+    for _ in 0..rounds.min(10) {
+        let _ = std::fs::remove_file(dir.join("cache/od.json"));
+        let started = Instant::now();
+        let children: Vec<_> = (0..64)
+            .map(|_| tokenfob_command(opts, dir, &["get", "od"]).stdout(Stdio::null()).spawn().unwrap())
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        herds.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    emu.state().delay = Duration::ZERO;
+    let herd_m = median(herds);
+    println!("## Cold path (loopback, server delay {} ms)", delay.as_millis());
+    println!();
+    println!("- the same login request sent by the harness itself: median {raw_m:.1} ms");
+    println!(
+        "- `tokenfob login od` (spawn, config, login, cache write): median {login_m:.1} ms, so tokenfob's own time is {:.1} ms",
+        login_m - raw_m
+    );
+    println!(
+        "- 64 processes at once on a cold cache: median {herd_m:.1} ms until all printed the token = {:.2}x one login",
+        herd_m / login_m
+    );
+    println!();
+}
+
+/// The login request over a plain socket: what the server costs, without tokenfob.
+fn raw_login(emu: &Emulator) -> f64 {
+    let addr = emu.url().trim_start_matches("http://").to_owned();
+    let body = format!("{{\"username\":\"{}\",\"password\":\"{PASSWORD}\"}}", tokenfob::emulator::OD_USER);
+    let started = Instant::now();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(s, "POST /api/v1/users/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    started.elapsed().as_secs_f64()
+}
+
+fn sizes_and_syscalls(opts: &Options, dir: &Path) {
+    let size = std::fs::metadata(&opts.tokenfob).unwrap().len() as f64 / (1024.0 * 1024.0);
+    println!("## Size and system calls");
+    println!();
+    println!("- release binary: {size:.2} MiB (stripped)");
+    let Some(strace) = which("strace") else {
+        println!("- strace is not on this machine: no system call count");
+        return;
+    };
+    let out = dir.join("strace.txt");
+    let mut cmd = tokenfob_command(opts, dir, &["get", "od"]);
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let mut traced = Command::new(strace);
+    traced.args(["-f", "-qq", "-o"]).arg(&out).arg(program).args(args);
+    traced.env_clear().envs(cmd.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))));
+    cmd.stdout(Stdio::null());
+    assert!(traced.stdout(Stdio::null()).status().unwrap().success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let calls: Vec<&str> = text.lines().filter(|l| !l.starts_with("+++") && !l.starts_with("---")).collect();
+    let named = |name: &str| {
+        calls.iter().filter(|l| l.starts_with(&format!("{name}(")) || l.contains(&format!(" {name}("))).count()
+    };
+    let opened: Vec<&str> =
+        calls.iter().filter(|l| l.contains("openat(")).filter_map(|l| l.split('"').nth(1)).collect();
+    println!(
+        "- `tokenfob get od` on a cache hit: {} system calls; clone/clone3/fork: {}, socket: {}, execve: {} (its own start), files opened: {}",
+        calls.len(),
+        named("clone") + named("clone3") + named("fork") + named("vfork"),
+        named("socket"),
+        named("execve"),
+        opened.join(", ")
+    );
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+fn git_commit(root: &Path) -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} cores, {model}, Linux {}", kernel.trim())
+}
