@@ -146,10 +146,10 @@ impl Cache {
     /// others could tamper with is an error.
     pub fn read(&self, profile: &str) -> Result<Option<Entry>> {
         let path = self.entry_path(profile);
-        if let Some((identity, entry)) = self.memo.borrow().get(profile) {
-            if fs::symlink_metadata(&path).is_ok_and(|m| Identity::of(&m) == *identity) {
-                return Ok(Some(entry.clone()));
-            }
+        if let Some((identity, entry)) = self.memo.borrow().get(profile)
+            && fs::symlink_metadata(&path).is_ok_and(|m| Identity::of(&m) == *identity)
+        {
+            return Ok(Some(entry.clone()));
         }
         self.memo.borrow_mut().remove(profile);
         let (bytes, identity) = match open_private(&path) {
