@@ -182,6 +182,7 @@ fn git_credential_store(dir: &Path) -> Command {
 }
 
 /// Spawns `cmd` and reaps it with wait4, for its wall time and peak RSS.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's wait cannot replace: it gives no rusage
 fn sample(mut cmd: Command) -> Sample {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let started = Instant::now();
