@@ -145,7 +145,7 @@ impl Broker<'_> {
             (Source::Recipe(recipe), Some(entry)) if entry.token.is_some() => {
                 Engine::new(recipe, profile, self.resolver(profile))
                     .with_saved(&entry.vars)
-                    .logout(entry.token.as_ref())?
+                    .logout(entry.token.as_ref(), entry.refresh_token.as_ref())?
             }
             _ => false,
         };
@@ -202,7 +202,7 @@ impl Broker<'_> {
         now: OffsetDateTime,
         force: bool,
     ) -> Result<Served> {
-        match self.obtain(profile, fingerprint, current.as_ref(), now, force) {
+        match self.obtain(profile, fingerprint, current.as_ref(), lock, now, force) {
             Ok(entry) => {
                 if let Some(lock) = lock
                     && let Err(e) = self.cache.write(lock, &entry)
@@ -222,6 +222,7 @@ impl Broker<'_> {
         profile: &Profile,
         fingerprint: String,
         current: Option<&Entry>,
+        lock: Option<&Lock>,
         now: OffsetDateTime,
         force: bool,
     ) -> Result<Entry> {
@@ -242,6 +243,13 @@ impl Broker<'_> {
                 }
                 Err(e @ Error::AuthRejected { .. }) => {
                     crate::log::debug(format_args!("profile {}: refresh rejected ({e}); logging in", profile.name));
+                    // The refresh token is dead (OAuth's invalid_grant): drop it, and only it, so that a login
+                    // that fails or is interrupted does not leave it to be tried again.
+                    if let Some(lock) = lock {
+                        let mut rest = entry.clone();
+                        (rest.refresh_token, rest.refresh_expires_at) = (None, None);
+                        let _ = self.cache.write(lock, &rest);
+                    }
                 }
                 Err(e) => return Err(e),
             }

@@ -90,6 +90,8 @@ pub enum Kind {
     Command,
     /// A generic HTTP recipe.
     Http,
+    /// OAuth 2.0 / OpenID Connect.
+    Oauth2,
 }
 
 impl Kind {
@@ -102,6 +104,7 @@ impl Kind {
             Kind::Static => "static",
             Kind::Command => "command",
             Kind::Http => "http",
+            Kind::Oauth2 => "oauth2",
         }
     }
 }
@@ -148,6 +151,57 @@ pub struct RawProfile {
     pub reply: Option<ReplySpec>,
     #[serde(default)]
     pub vars: BTreeMap<String, VarSpec>,
+    pub issuer: Option<String>,
+    pub token_url: Option<String>,
+    pub device_authorization_url: Option<String>,
+    pub authorization_url: Option<String>,
+    pub revocation_url: Option<String>,
+    pub grant: Option<Grant>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretSource>,
+    pub client_auth: Option<ClientAuth>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    pub serve: Option<Serve>,
+    pub interactive_timeout: Option<DurationText>,
+}
+
+/// The OAuth 2.0 grant a profile logs in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// RFC 6749 section 4.4: the client's own credentials.
+    ClientCredentials,
+    /// RFC 6749 section 4.3: a user's password (legacy servers).
+    Password,
+    /// RFC 8628: a code the user confirms on another device.
+    DeviceCode,
+    /// RFC 6749 section 4.1 with PKCE (RFC 7636) and a loopback redirect (RFC 8252).
+    AuthorizationCode,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic with the client id and secret (the default).
+    ClientSecretBasic,
+    /// The client id and secret in the form body.
+    ClientSecretPost,
+}
+
+/// Which token of an OAuth 2.0 answer is handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Serve {
+    /// The access token (the default).
+    AccessToken,
+    /// The OpenID Connect ID token (what Kubernetes OIDC clusters want).
+    IdToken,
 }
 
 /// A duration written as text: `90s`, `10m`, `24h`, `7d`, `1h30m`.
@@ -289,9 +343,10 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
 }
 
 fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
-    let literal_secret =
-        [&raw.password, &raw.bootstrap_token, &raw.token].iter().any(|s| matches!(s, Some(SecretSource::Literal(_))))
-            || raw.vars.values().any(|v| matches!(v, VarSpec::Secret(SecretSource::Literal(_))));
+    let literal_secret = [&raw.password, &raw.bootstrap_token, &raw.token, &raw.client_secret]
+        .iter()
+        .any(|s| matches!(s, Some(SecretSource::Literal(_))))
+        || raw.vars.values().any(|v| matches!(v, VarSpec::Secret(SecretSource::Literal(_))));
     let source = match raw.kind {
         Kind::Static => Source::Static(raw.token.clone().ok_or("kind static needs `token`")?),
         Kind::Command => Source::Command {
@@ -334,7 +389,9 @@ fn default_match(raw: &RawProfile) -> Option<String> {
     if let Some(url) = &raw.url {
         return Some(url.clone());
     }
-    let login = raw.login_url.as_deref().or(raw.login.as_ref().map(|c| c.url.as_str()))?;
+    // For oauth2 the "login URL" is the token endpoint, or the issuer when it is discovered.
+    let login = raw.login_url.as_deref().or(raw.login.as_ref().map(|c| c.url.as_str()));
+    let login = login.or(raw.token_url.as_deref()).or(raw.issuer.as_deref())?;
     let url = reqwest::Url::parse(login).ok()?;
     Some(url.origin().ascii_serialization())
 }

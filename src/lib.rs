@@ -21,6 +21,7 @@ pub mod http;
 pub mod jwt;
 pub mod log;
 pub mod login;
+pub mod oauth;
 pub mod paths;
 pub mod recipe;
 pub mod reply;

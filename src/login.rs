@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::config::Profile;
 use crate::error::{Error, Result};
 use crate::http::{Http, Outgoing};
-use crate::recipe::{CallSpec, Recipe, VarSpec};
+use crate::recipe::{CallSpec, Interactive, Recipe, VarSpec};
 use crate::reply::{self, Answer, Failure, Issued};
 use crate::secret::{Resolver, Secret};
 use crate::template::{self, Piece};
@@ -70,6 +70,8 @@ pub struct Engine<'a> {
     nonce: String,
     secrets: Vec<Secret>,
     depth: usize,
+    /// Lookup answers by URL, so several values from one discovery document cost one request.
+    fetched: HashMap<String, Option<serde_json::Value>>,
 }
 
 impl<'a> Engine<'a> {
@@ -85,6 +87,7 @@ impl<'a> Engine<'a> {
             nonce: crate::sys::random_hex(4),
             secrets: Vec::new(),
             depth: 0,
+            fetched: HashMap::new(),
         }
     }
 
@@ -97,8 +100,18 @@ impl<'a> Engine<'a> {
         self
     }
 
-    /// Logs in with the recipe's login call.
+    /// Logs in: the interactive step first, if the recipe has one, else the login call.
     pub fn login(&mut self) -> Result<Outcome> {
+        let recipe = self.recipe;
+        match &recipe.interactive {
+            Some(Interactive::DeviceCode { authorize, timeout }) => {
+                return crate::oauth::device(self, authorize, *timeout);
+            }
+            Some(Interactive::Browser { authorization_url, query, timeout }) => {
+                return crate::oauth::browser(self, authorization_url, query, *timeout);
+            }
+            None => {}
+        }
         let what = format!("logging in to profile {:?}", self.profile);
         let (answer, sent_at, url) = self.run(&self.recipe.login, "POST", &what)?;
         self.read_reply(&answer, sent_at, &url, &what)
@@ -120,14 +133,30 @@ impl<'a> Engine<'a> {
         self.read_reply(&answer, sent_at, &url, &what)
     }
 
-    /// Revokes the token server-side, if the recipe can; a 404 counts as already revoked. False when it cannot.
-    pub fn logout(&mut self, token: Option<&Secret>) -> Result<bool> {
-        let Some(spec) = &self.recipe.logout else {
-            return Ok(false);
-        };
+    /// Revokes the token server-side, if the recipe can; a 404 counts as already revoked. False when it cannot
+    /// (no logout call, or its URL has no value, such as a provider without a revocation endpoint).
+    /// `{revoke_token}` is the refresh token when there is one (revoking it ends the whole grant), else the token.
+    pub fn logout(&mut self, token: Option<&Secret>, refresh_token: Option<&Secret>) -> Result<bool> {
+        let recipe = self.recipe;
+        let Some(spec) = &recipe.logout else { return Ok(false) };
         if let Some(t) = token {
-            self.known.insert("token".into(), Value::Secret(t.clone()));
-            self.secrets.push(t.clone());
+            self.set_secret("token", t.expose().to_owned());
+        }
+        if let Some(r) = refresh_token {
+            self.set_secret("refresh_token", r.expose().to_owned());
+        }
+        if let Some(revoke) = refresh_token.or(token) {
+            self.set_secret("revoke_token", revoke.expose().to_owned());
+            let hint = if refresh_token.is_some() { "refresh_token" } else { "access_token" };
+            self.set_plain("revoke_token_hint", hint.into());
+        }
+        for piece in template::parse(&spec.url).map_err(|e| self.config_error(e))? {
+            if let Piece::Var { name, .. } = piece
+                && self.value(name)?.is_none()
+            {
+                crate::log::debug(format_args!("profile {}: no {{{name}}}, so no server-side logout", self.profile));
+                return Ok(false);
+            }
         }
         let what = format!("revoking the token of profile {:?}", self.profile);
         let (answer, _, url) = self.run(spec, "DELETE", &what)?;
@@ -137,7 +166,76 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn read_reply(&mut self, answer: &Answer, sent_at: OffsetDateTime, url: &str, what: &str) -> Result<Outcome> {
+    /// The profile's name, for messages.
+    pub(crate) fn profile_name(&self) -> &str {
+        self.profile
+    }
+
+    /// The recipe being run.
+    pub(crate) fn recipe(&self) -> &'a Recipe {
+        self.recipe
+    }
+
+    /// A variable of the environment (`$BROWSER`).
+    pub(crate) fn env_var(&self, name: &str) -> Option<String> {
+        self.resolver.env.get(name).map(str::to_owned)
+    }
+
+    /// Fails unless the user can take part: prompting allowed and a terminal there.
+    pub(crate) fn require_interaction(&self, what: &str) -> Result<()> {
+        let why = if !self.resolver.may_prompt {
+            "prompting is turned off (--no-input, TOKENFOB_NO_INPUT, or kubectl without a terminal)"
+        } else if crate::tty::Tty::open().is_none() {
+            "there is no terminal"
+        } else {
+            return Ok(());
+        };
+        Err(Error::InteractionRequired { what: what.into(), why: why.into(), profile: self.profile.into() })
+    }
+
+    /// Sets a placeholder to a secret value.
+    pub(crate) fn set_secret(&mut self, name: &str, value: String) {
+        let secret = Secret::new(value);
+        self.secrets.push(secret.clone());
+        self.known.insert(name.to_owned(), Value::Secret(secret));
+    }
+
+    /// Sets a placeholder to a plain value.
+    pub(crate) fn set_plain(&mut self, name: &str, value: String) {
+        self.known.insert(name.to_owned(), Value::Plain(value.into()));
+    }
+
+    /// Expands a URL template.
+    pub(crate) fn url_text(&mut self, template: &str) -> Result<String> {
+        self.text(template, Place::Url)
+    }
+
+    /// Expands a template, `None` for a lone unset `{x?}`.
+    pub(crate) fn optional_value(&mut self, template: &str) -> Result<Option<String>> {
+        self.optional_text(template)
+    }
+
+    /// The error code of an answer, by the recipe's `error_pointer`.
+    pub(crate) fn error_code(&self, answer: &Answer) -> Option<String> {
+        answer.error_code(&self.recipe.reply)
+    }
+
+    /// The error for an answer without what the step needed.
+    pub(crate) fn unusable(&self, answer: &Answer, url: &str, what: &str) -> Error {
+        let failure = match answer.status {
+            401 | 403 => Failure::Rejected(answer.describe(&self.recipe.reply)),
+            _ => Failure::Unusable(answer.describe(&self.recipe.reply)),
+        };
+        self.failure(failure, url, what)
+    }
+
+    pub(crate) fn read_reply(
+        &mut self,
+        answer: &Answer,
+        sent_at: OffsetDateTime,
+        url: &str,
+        what: &str,
+    ) -> Result<Outcome> {
         match reply::parse(&self.recipe.reply, self.recipe.lifetime, answer, sent_at) {
             Ok(issued) => Ok(Outcome { issued, vars: std::mem::take(&mut self.kept) }),
             Err(f) => Err(self.failure(f, url, what)),
@@ -161,7 +259,12 @@ impl<'a> Engine<'a> {
     }
 
     /// Sends `spec`, following its fallback URLs on 404 and retrying with a new nonce on 409.
-    fn run(&mut self, spec: &CallSpec, default_method: &str, what: &str) -> Result<(Answer, OffsetDateTime, String)> {
+    pub(crate) fn run(
+        &mut self,
+        spec: &CallSpec,
+        default_method: &str,
+        what: &str,
+    ) -> Result<(Answer, OffsetDateTime, String)> {
         let urls: Vec<&str> =
             std::iter::once(spec.url.as_str()).chain(spec.fallback_urls.iter().map(String::as_str)).collect();
         for _ in 0..CONFLICT_RETRIES {
@@ -249,6 +352,7 @@ impl<'a> Engine<'a> {
         let value = match name {
             "nonce" => Some(Value::Plain(self.nonce.clone().into())),
             "hostname" => Some(Value::Plain(crate::sys::hostname().into())),
+            "client_basic" => self.client_basic()?,
             _ => self.configured(name)?,
         };
         if let Some(v) = &value {
@@ -271,9 +375,21 @@ impl<'a> Engine<'a> {
                 Ok(Some(Value::Plain(text.into())))
             }
             Some(VarSpec::Plain(v)) => Ok(Some(Value::Plain(v.clone()))),
-            None if recipe.lookups.contains_key(name) => self.lookup(name).map(Some),
+            None if recipe.lookups.contains_key(name) => self.lookup(name),
             None => Ok(None),
         }
+    }
+
+    /// `{client_basic}`: the RFC 6749 2.3.1 Basic credentials, base64 of the form-encoded id and secret.
+    fn client_basic(&mut self) -> Result<Option<Value>> {
+        let (Some(id), Some(secret)) = (self.value("client_id")?, self.value("client_secret")?) else {
+            return Ok(None);
+        };
+        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let pair = zeroize::Zeroizing::new(format!("{}:{}", encode(&id.text()), encode(&secret.text())));
+        let secret = Secret::new(crate::jwt::base64_encode(pair.as_bytes()));
+        self.secrets.push(secret.clone());
+        Ok(Some(Value::Secret(secret)))
     }
 
     /// A plain var's own template may use only `{hostname}` and `{nonce}`.
@@ -295,7 +411,8 @@ impl<'a> Engine<'a> {
         Ok(out)
     }
 
-    fn lookup(&mut self, name: &str) -> Result<Value> {
+    /// Fills `name` from a lookup call's answer; `None` when the answer lacks the value.
+    fn lookup(&mut self, name: &str) -> Result<Option<Value>> {
         let spec = &self.recipe.lookups[name];
         self.depth += 1;
         if self.depth > 4 {
@@ -304,36 +421,44 @@ impl<'a> Engine<'a> {
         let call = CallSpec {
             method: spec.method.clone(),
             url: spec.url.clone(),
-            fallback_urls: Vec::new(),
+            fallback_urls: spec.fallback_urls.clone(),
             headers: spec.headers.clone(),
             json: None,
             form: None,
             retry_on_conflict: false,
         };
-        let what = format!("looking up {name} for profile {:?}", self.profile);
-        let result = self.run(&call, "GET", &what);
+        let result = self.fetch(&call, name);
         self.depth -= 1;
-        let (answer, _, url) = result?;
-        if !(200..300).contains(&answer.status) {
-            let failure = match answer.status {
-                401 | 403 => Failure::Rejected(answer.describe(&self.recipe.reply)),
-                _ => Failure::Unusable(answer.describe(&self.recipe.reply)),
-            };
-            return Err(self.failure(failure, &url, &what));
-        }
-        let json: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
-        let found = json.as_ref().and_then(|j| j.pointer(&spec.pointer)).and_then(|v| match v {
+        let found = result?.as_ref().and_then(|j| j.pointer(&spec.pointer)).and_then(|v| match v {
             serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
             serde_json::Value::Number(n) => Some(n.to_string()),
             _ => None,
         });
-        let text = found.ok_or_else(|| Error::Server {
-            what: what.clone(),
-            url: url.clone(),
-            why: format!("HTTP {} without a value at {}", answer.status, spec.pointer),
-        })?;
+        let Some(text) = found else {
+            crate::log::debug(format_args!("profile {}: the lookup of {name} has no {}", self.profile, spec.pointer));
+            return Ok(None);
+        };
         self.kept.insert(name.to_owned(), text.clone());
-        Ok(Value::Plain(text.into()))
+        Ok(Some(Value::Plain(text.into())))
+    }
+
+    /// GETs a lookup's JSON once per URL.
+    fn fetch(&mut self, call: &CallSpec, name: &str) -> Result<Option<serde_json::Value>> {
+        let key = format!("{:?}", (&call.url, &call.fallback_urls, &call.headers));
+        if let Some(json) = self.fetched.get(&key) {
+            return Ok(json.clone());
+        }
+        let what = format!("looking up {name} for profile {:?}", self.profile);
+        let (answer, _, url) = self.run(call, "GET", &what)?;
+        if !(200..300).contains(&answer.status) {
+            return Err(self.unusable(&answer, &url, &what));
+        }
+        let json: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
+        if json.is_none() {
+            return Err(Error::Server { what, url, why: format!("HTTP {} that is not JSON", answer.status) });
+        }
+        self.fetched.insert(key, json.clone());
+        Ok(json)
     }
 
     fn missing(&self, name: &str) -> Error {

@@ -30,6 +30,17 @@ pub struct Recipe {
     pub lifetime: Option<Duration>,
     /// Values for placeholders.
     pub vars: BTreeMap<String, VarSpec>,
+    /// A step the user takes part in before the login call (OAuth 2.0 device code or browser).
+    pub interactive: Option<Interactive>,
+}
+
+/// An interactive step of a login; it needs a terminal and is bounded by `timeout`.
+#[derive(Debug, Clone)]
+pub enum Interactive {
+    /// RFC 8628: `authorize` gets a device and user code; the login call is then polled.
+    DeviceCode { authorize: CallSpec, timeout: Duration },
+    /// RFC 6749 4.1 + PKCE: open `authorization_url` with these query templates, wait for the loopback redirect.
+    Browser { authorization_url: String, query: Vec<(String, String)>, timeout: Duration },
 }
 
 /// One HTTP call.
@@ -69,6 +80,9 @@ pub struct LookupSpec {
     pub headers: BTreeMap<String, String>,
     /// JSON pointer (RFC 6901) to the value in the answer.
     pub pointer: String,
+    /// URLs tried in turn when the previous one answers 404.
+    #[serde(default)]
+    pub fallback_urls: Vec<String>,
 }
 
 /// Where an answer carries the token and its expiry.
@@ -96,6 +110,11 @@ pub struct ReplySpec {
     pub success_pointer: Option<String>,
     /// JSON pointer to the server's message, shown when it rejects or fails.
     pub message_pointer: Option<String>,
+    /// JSON pointer to an error code (OAuth 2.0: `/error`), shown before the message.
+    pub error_pointer: Option<String>,
+    /// Error codes that mean the credentials were refused (OAuth 2.0: `invalid_grant`, ...), whatever the status.
+    #[serde(default)]
+    pub rejection_errors: Vec<String>,
 }
 
 /// A placeholder value in `vars`: a plain value (strings may use `{hostname}` and `{nonce}`) or a secret source.
@@ -131,6 +150,7 @@ pub fn from_profile(raw: &RawProfile) -> Result<Recipe, String> {
         Kind::Session => session(raw)?,
         Kind::Gooddata => gooddata(raw, &mut vars)?,
         Kind::Http => http(raw)?,
+        Kind::Oauth2 => crate::oauth::preset(raw, &mut vars)?,
         Kind::Static | Kind::Command => {
             return Err(format!("kind {} has no recipe", raw.kind.name()));
         }
@@ -174,7 +194,8 @@ fn require<'a, T>(value: &'a Option<T>, kind: &str, key: &str) -> Result<&'a T, 
     value.as_ref().ok_or_else(|| format!("kind {kind} needs `{key}`"))
 }
 
-fn call(method: &str, url: &str, json: serde_json::Value) -> CallSpec {
+/// A call with a JSON body.
+pub fn call(method: &str, url: &str, json: serde_json::Value) -> CallSpec {
     CallSpec {
         method: Some(method.into()),
         url: url.into(),
@@ -186,8 +207,18 @@ fn call(method: &str, url: &str, json: serde_json::Value) -> CallSpec {
     }
 }
 
-fn bare(login: CallSpec, reply: ReplySpec, lifetime: Option<Duration>) -> Recipe {
-    Recipe { login, refresh: None, logout: None, lookups: BTreeMap::new(), reply, lifetime, vars: BTreeMap::new() }
+/// A recipe with only a login call.
+pub fn bare(login: CallSpec, reply: ReplySpec, lifetime: Option<Duration>) -> Recipe {
+    Recipe {
+        login,
+        refresh: None,
+        logout: None,
+        lookups: BTreeMap::new(),
+        reply,
+        lifetime,
+        vars: BTreeMap::new(),
+        interactive: None,
+    }
 }
 
 /// ONE DATA: the JWT comes back in the `Authorization` header and lives 24 h; there is no refresh.
@@ -247,7 +278,13 @@ fn gooddata(raw: &RawProfile, vars: &mut BTreeMap<String, VarSpec>) -> Result<Re
     logout.json = None;
     logout.fallback_urls = vec![format!("{{url}}/api{path}/{{token_id}}")];
     logout.headers = headers.clone();
-    let profile = LookupSpec { method: None, url: "{url}/api/v1/profile".into(), headers, pointer: "/userId".into() };
+    let profile = LookupSpec {
+        method: None,
+        url: "{url}/api/v1/profile".into(),
+        headers,
+        pointer: "/userId".into(),
+        fallback_urls: Vec::new(),
+    };
     let reply = ReplySpec {
         token_pointer: Some("/data/attributes/bearerToken".into()),
         jwt_exp: Some(false),
@@ -282,8 +319,8 @@ impl Recipe {
     /// account, ids, and where secrets come from, but never a secret's value).
     pub fn fingerprint(&self) -> String {
         fingerprint_of(&format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}",
-            self.login, self.refresh, self.lookups, self.reply, self.vars
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.login, self.refresh, self.lookups, self.reply, self.vars, self.interactive
         ))
     }
 }

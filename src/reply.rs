@@ -74,8 +74,23 @@ impl Answer {
         text
     }
 
-    /// The server's own message, from the recipe's pointer or the usual fields.
+    /// The error code at the recipe's `error_pointer` (OAuth 2.0's `error`), if any.
+    pub fn error_code(&self, spec: &ReplySpec) -> Option<String> {
+        let pointer = spec.error_pointer.as_deref()?;
+        self.json()?.pointer(pointer)?.as_str().map(str::to_owned)
+    }
+
+    /// The server's own message, from the recipe's pointer or the usual fields, after its error code if it has one
+    /// (`invalid_grant: refresh token expired`).
     pub fn message(&self, spec: &ReplySpec) -> Option<String> {
+        match (self.error_code(spec).map(|c| clean(&c)), self.plain_message(spec)) {
+            (Some(code), Some(m)) if m != code => Some(format!("{code}: {m}")),
+            (Some(code), _) => Some(code),
+            (None, m) => m,
+        }
+    }
+
+    fn plain_message(&self, spec: &ReplySpec) -> Option<String> {
         let json = self.json()?;
         let pointers = spec.message_pointer.iter().map(String::as_str).chain([
             "/message",
@@ -110,7 +125,8 @@ pub fn parse(
     answer: &Answer,
     sent_at: OffsetDateTime,
 ) -> Result<Issued, Failure> {
-    if matches!(answer.status, 401 | 403) {
+    let refused_code = answer.error_code(spec).is_some_and(|c| spec.rejection_errors.contains(&c));
+    if matches!(answer.status, 401 | 403) || (refused_code && !(200..300).contains(&answer.status)) {
         return Err(Failure::Rejected(answer.describe(spec)));
     }
     if !(200..300).contains(&answer.status) {

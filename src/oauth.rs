@@ -1,0 +1,380 @@
+//! OAuth 2.0 and OpenID Connect: a preset family of the one login engine, and its two interactive steps.
+//!
+//! [`preset`] turns an `oauth2` profile into a recipe: endpoints come from OpenID discovery (a lookup, so they are
+//! kept with the token) unless configured; the token request is a form call with `client_secret_basic` or
+//! `client_secret_post`; refresh rotates; logout revokes (RFC 7009). The grants that need the user run as an
+//! interactive step before the token call: [`device`] (RFC 8628) shows a code on the terminal and polls;
+//! [`browser`] (RFC 6749 4.1, PKCE S256 per RFC 7636, loopback redirect per RFC 8252) opens the browser and waits
+//! for the redirect on 127.0.0.1. Both need a terminal, run under the profile's lock (one at a time, so parallel
+//! callers never open ten browser tabs), and give up after `interactive_timeout`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::config::{ClientAuth, Grant, RawProfile, Serve};
+use crate::error::{Error, Result};
+use crate::login::{Engine, Outcome};
+use crate::recipe::{self, CallSpec, Interactive, LookupSpec, Recipe, ReplySpec, VarSpec};
+
+/// The error codes that mean the grant or client was refused (RFC 6749 5.2, RFC 8628 3.5).
+const REFUSED: [&str; 5] = ["invalid_grant", "invalid_client", "unauthorized_client", "access_denied", "expired_token"];
+
+/// Builds the recipe of an `oauth2` profile.
+pub fn preset(raw: &RawProfile, vars: &mut BTreeMap<String, VarSpec>) -> Result<Recipe, String> {
+    let client_id = raw.client_id.as_ref().ok_or("kind oauth2 needs `client_id`")?;
+    let grant = raw.grant.unwrap_or(Grant::AuthorizationCode);
+    let serve = raw.serve.unwrap_or(Serve::AccessToken);
+    let mut scopes = raw.scopes.clone();
+    if serve == Serve::IdToken && !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".into());
+    }
+    let plain = |v: &str| VarSpec::Plain(v.into());
+    vars.insert("client_id".into(), plain(client_id));
+    if let Some(secret) = &raw.client_secret {
+        vars.insert("client_secret".into(), VarSpec::Secret(secret.clone()));
+    }
+    for (name, value) in [
+        ("scope", Some(scopes.join(" ")).filter(|s| !s.is_empty())),
+        ("audience", raw.audience.clone()),
+        ("resource", raw.resource.clone()),
+    ] {
+        if let Some(v) = value {
+            vars.insert(name.into(), plain(&v));
+        }
+    }
+    let lookups = endpoints(raw, vars)?;
+    if grant == Grant::Password && (raw.username.is_none() || raw.password.is_none()) {
+        return Err("grant password needs `username` and `password`".into());
+    }
+    let auth = ClientAuthStyle {
+        auth: raw.client_auth.unwrap_or(ClientAuth::ClientSecretBasic),
+        secret: raw.client_secret.is_some(),
+    };
+    let mut token = auth.form_call("{token_url}", grant_form(grant));
+    for (k, v) in &raw.params {
+        token.form.get_or_insert_with(BTreeMap::new).insert(k.clone(), v.clone());
+    }
+    let refresh =
+        auth.form_call("{token_url}", [("grant_type", "refresh_token"), ("refresh_token", "{refresh_token}")].into());
+    let logout = auth.form_call(
+        "{revocation_url}",
+        [("token", "{revoke_token}"), ("token_type_hint", "{revoke_token_hint}")].into(),
+    );
+    let timeout = raw.interactive_timeout.map_or(Duration::from_secs(300), |d| d.0);
+    let interactive = match grant {
+        Grant::DeviceCode => Some(Interactive::DeviceCode {
+            authorize: auth.form_call("{device_authorization_url}", with_audience([("scope", "{scope?}")].into())),
+            timeout,
+        }),
+        Grant::AuthorizationCode => Some(Interactive::Browser {
+            authorization_url: "{authorization_url}".into(),
+            query: [
+                ("response_type", "code"),
+                ("client_id", "{client_id}"),
+                ("redirect_uri", "{redirect_uri}"),
+                ("scope", "{scope?}"),
+                ("state", "{state}"),
+                ("code_challenge", "{code_challenge}"),
+                ("code_challenge_method", "S256"),
+                ("audience", "{audience?}"),
+                ("resource", "{resource?}"),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+            timeout,
+        }),
+        Grant::ClientCredentials | Grant::Password => None,
+    };
+    let reply = ReplySpec {
+        token_pointer: Some(if serve == Serve::IdToken { "/id_token" } else { "/access_token" }.into()),
+        // expires_in describes the access token; an ID token's lifetime is its own `exp`.
+        expires_in_pointer: (serve == Serve::AccessToken).then(|| "/expires_in".into()),
+        refresh_token_pointer: Some("/refresh_token".into()),
+        refresh_expires_in_pointer: Some("/refresh_expires_in".into()),
+        error_pointer: Some("/error".into()),
+        message_pointer: Some("/error_description".into()),
+        rejection_errors: REFUSED.iter().map(|s| (*s).to_owned()).collect(),
+        ..ReplySpec::default()
+    };
+    let mut recipe = recipe::bare(token, reply, raw.lifetime.and_then(|l| l.0));
+    recipe.refresh = Some(refresh);
+    recipe.logout = Some(logout);
+    recipe.lookups = lookups;
+    recipe.interactive = interactive;
+    Ok(recipe)
+}
+
+/// Endpoint variables: configured ones as values, the others as lookups in the discovery document.
+fn endpoints(raw: &RawProfile, vars: &mut BTreeMap<String, VarSpec>) -> Result<BTreeMap<String, LookupSpec>, String> {
+    let configured = [
+        ("token_url", &raw.token_url, "/token_endpoint"),
+        ("device_authorization_url", &raw.device_authorization_url, "/device_authorization_endpoint"),
+        ("authorization_url", &raw.authorization_url, "/authorization_endpoint"),
+        ("revocation_url", &raw.revocation_url, "/revocation_endpoint"),
+    ];
+    let mut lookups = BTreeMap::new();
+    for (name, value, pointer) in configured {
+        if let Some(url) = value {
+            vars.insert(name.into(), VarSpec::Plain(url.as_str().into()));
+            continue;
+        }
+        let issuer = raw.issuer.as_deref().ok_or_else(|| format!("kind oauth2 needs `issuer`, or `{name}`"))?;
+        let issuer = issuer.trim_end_matches('/');
+        let parsed = reqwest::Url::parse(issuer).map_err(|e| format!("issuer {issuer:?} is not a URL: {e}"))?;
+        // RFC 8414 section 3: the well-known segment goes between the host and the issuer's path.
+        let rfc8414 = format!(
+            "{}/.well-known/oauth-authorization-server{}",
+            parsed.origin().ascii_serialization(),
+            parsed.path().trim_end_matches('/')
+        );
+        let lookup = LookupSpec {
+            method: None,
+            url: escape(&format!("{issuer}/.well-known/openid-configuration")),
+            headers: BTreeMap::new(),
+            pointer: pointer.into(),
+            fallback_urls: vec![escape(&rfc8414)],
+        };
+        lookups.insert(name.to_owned(), lookup);
+    }
+    Ok(lookups)
+}
+
+/// A literal URL as a template (braces doubled).
+fn escape(text: &str) -> String {
+    text.replace('{', "{{").replace('}', "}}")
+}
+
+fn grant_form(grant: Grant) -> BTreeMap<&'static str, &'static str> {
+    let pairs: &[(&str, &str)] = match grant {
+        Grant::ClientCredentials => &[("grant_type", "client_credentials"), ("scope", "{scope?}")],
+        Grant::Password => {
+            &[("grant_type", "password"), ("username", "{username}"), ("password", "{password}"), ("scope", "{scope?}")]
+        }
+        Grant::DeviceCode => {
+            &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", "{device_code}")]
+        }
+        Grant::AuthorizationCode => &[
+            ("grant_type", "authorization_code"),
+            ("code", "{code}"),
+            ("redirect_uri", "{redirect_uri}"),
+            ("code_verifier", "{code_verifier}"),
+        ],
+    };
+    let form: BTreeMap<_, _> = pairs.iter().copied().collect();
+    if matches!(grant, Grant::ClientCredentials | Grant::Password) { with_audience(form) } else { form }
+}
+
+fn with_audience(mut form: BTreeMap<&'static str, &'static str>) -> BTreeMap<&'static str, &'static str> {
+    form.insert("audience", "{audience?}");
+    form.insert("resource", "{resource?}");
+    form
+}
+
+/// How a form call authenticates the client.
+struct ClientAuthStyle {
+    auth: ClientAuth,
+    secret: bool,
+}
+
+impl ClientAuthStyle {
+    fn form_call(&self, url: &str, form: BTreeMap<&str, &str>) -> CallSpec {
+        let mut call = recipe::call("POST", url, json!(null));
+        call.json = None;
+        let mut form: BTreeMap<String, String> = form.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        match (self.secret, self.auth) {
+            (true, ClientAuth::ClientSecretBasic) => {
+                call.headers.insert("Authorization".into(), "Basic {client_basic}".into());
+            }
+            (true, ClientAuth::ClientSecretPost) => {
+                form.insert("client_id".into(), "{client_id}".into());
+                form.insert("client_secret".into(), "{client_secret}".into());
+            }
+            (false, _) => {
+                form.insert("client_id".into(), "{client_id}".into());
+            }
+        }
+        call.form = Some(form);
+        call
+    }
+}
+
+/// RFC 8628: asks for a device code, shows it on the terminal, and polls the token endpoint until the user
+/// confirms, refuses, or the code expires.
+pub fn device(engine: &mut Engine<'_>, authorize: &CallSpec, timeout: Duration) -> Result<Outcome> {
+    let what = format!("starting the device login of profile {:?}", engine.profile_name());
+    engine.require_interaction(&what)?;
+    let (answer, _, url) = engine.run(authorize, "POST", &what)?;
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let field = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let (Some(device_code), Some(user_code), Some(uri)) =
+        (field("device_code"), field("user_code"), field("verification_uri"))
+    else {
+        return Err(engine.unusable(&answer, &url, &what));
+    };
+    let shown = field("verification_uri_complete").unwrap_or(uri.clone());
+    crate::secret::say_on_tty(&format!(
+        "To log in to profile {:?}, open {shown}\nand confirm the code {user_code} (waiting up to {}s).\n",
+        engine.profile_name(),
+        timeout.as_secs()
+    ));
+    engine.set_secret("device_code", device_code);
+    let mut interval = Duration::from_secs(json.get("interval").and_then(|v| v.as_u64()).unwrap_or(5).max(1));
+    let expires = Duration::from_secs(json.get("expires_in").and_then(|v| v.as_u64()).unwrap_or(600));
+    let deadline = Instant::now() + timeout.min(expires);
+    let login = engine.recipe().login.clone();
+    let what = format!("waiting for the device login of profile {:?}", engine.profile_name());
+    loop {
+        if Instant::now() + interval > deadline {
+            return Err(Error::InteractionRequired {
+                what,
+                why: format!("nobody confirmed the code within {}s", timeout.min(expires).as_secs()),
+                profile: engine.profile_name().to_owned(),
+            });
+        }
+        std::thread::sleep(interval);
+        let (answer, sent_at, url) = engine.run(&login, "POST", &what)?;
+        match engine.error_code(&answer).as_deref() {
+            Some("authorization_pending") => continue,
+            // RFC 8628 3.5: slow down by 5 seconds.
+            Some("slow_down") => interval += Duration::from_secs(5),
+            _ => return engine.read_reply(&answer, sent_at, &url, &what),
+        }
+    }
+}
+
+/// RFC 6749 4.1 with PKCE: opens the authorization URL in a browser and waits on 127.0.0.1 for the redirect.
+pub fn browser(
+    engine: &mut Engine<'_>,
+    authorization_url: &str,
+    query: &[(String, String)],
+    timeout: Duration,
+) -> Result<Outcome> {
+    let what = format!("logging in to profile {:?} in a browser", engine.profile_name());
+    engine.require_interaction(&what)?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Other(format!("{what}: listening on 127.0.0.1: {e}")))?;
+    let port = listener.local_addr().map_err(|e| Error::Other(format!("{what}: {e}")))?.port();
+    let state = crate::sys::random_hex(16);
+    let verifier = crate::jwt::base64url_encode(&hex_bytes(&crate::sys::random_hex(32)));
+    let challenge =
+        crate::jwt::base64url_encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()).as_ref());
+    engine.set_plain("redirect_uri", format!("http://127.0.0.1:{port}/callback"));
+    engine.set_plain("state", state.clone());
+    engine.set_plain("code_challenge", challenge);
+    engine.set_secret("code_verifier", verifier);
+    let mut url = reqwest::Url::parse(&engine.url_text(authorization_url)?)
+        .map_err(|e| Error::Config(format!("{what}: the authorization URL is not a URL: {e}")))?;
+    for (key, template) in query {
+        if let Some(value) = engine.optional_value(template)? {
+            url.query_pairs_mut().append_pair(key, &value);
+        }
+    }
+    let opened = open_browser(engine.env_var("BROWSER"), url.as_str());
+    let how = if opened { "A browser window was opened; if it did not appear, open" } else { "Open" };
+    crate::secret::say_on_tty(&format!("To log in to profile {:?}: {how} this URL:\n{url}\n", engine.profile_name()));
+    let code = wait_for_code(&listener, &state, Instant::now() + timeout, &what, engine.profile_name())?;
+    engine.set_secret("code", code);
+    let login = engine.recipe().login.clone();
+    let (answer, sent_at, url) = engine.run(&login, "POST", &what)?;
+    engine.read_reply(&answer, sent_at, &url, &what)
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
+}
+
+/// `$BROWSER` (its first entry; `%s` is the URL) or xdg-open; false when neither could be started.
+fn open_browser(browser: Option<String>, url: &str) -> bool {
+    let command = browser.and_then(|b| b.split(':').next().map(str::to_owned)).filter(|b| !b.is_empty());
+    let mut argv: Vec<String> = match command {
+        Some(b) if b.contains("%s") => b.replace("%s", url).split_whitespace().map(str::to_owned).collect(),
+        Some(b) => b.split_whitespace().map(str::to_owned).chain([url.to_owned()]).collect(),
+        None => vec!["xdg-open".into(), url.into()],
+    };
+    let program = argv.remove(0);
+    std::process::Command::new(program)
+        .args(argv)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
+}
+
+/// Serves the loopback redirect: checks `state`, answers the browser, returns the code.
+fn wait_for_code(listener: &TcpListener, state: &str, deadline: Instant, what: &str, profile: &str) -> Result<String> {
+    listener.set_nonblocking(true).map_err(|e| Error::Other(format!("{what}: {e}")))?;
+    loop {
+        if Instant::now() > deadline {
+            return Err(Error::InteractionRequired {
+                what: what.into(),
+                why: "no browser came back before the interactive timeout".into(),
+                profile: profile.into(),
+            });
+        }
+        let Ok((mut stream, _)) = listener.accept() else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut head = [0u8; 8192];
+        let n = stream.read(&mut head).unwrap_or(0);
+        let text = String::from_utf8_lossy(&head[..n]);
+        let target = text.lines().next().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("");
+        let Some(query) = target.strip_prefix("/callback?") else {
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            continue;
+        };
+        let params: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let (status, page, result) = match (params.get("state"), params.get("code"), params.get("error")) {
+            (Some(s), _, _) if s != state => (
+                "400 Bad Request",
+                "The login answer did not match this login (state). Start again.",
+                Err(Error::Server {
+                    what: what.into(),
+                    url: "the browser redirect".into(),
+                    why: "a state that does not match this login (refused: it could be a forged redirect)".into(),
+                }),
+            ),
+            (_, _, Some(error)) => {
+                let why = match params.get("error_description") {
+                    Some(d) => format!("{}: {}", crate::reply::clean(error), crate::reply::clean(d)),
+                    None => crate::reply::clean(error),
+                };
+                (
+                    "200 OK",
+                    "The login was refused. You can close this window.",
+                    Err(Error::AuthRejected {
+                        what: what.into(),
+                        url: "the authorization server".into(),
+                        why,
+                        profile: profile.into(),
+                    }),
+                )
+            }
+            (Some(_), Some(code), None) => ("200 OK", "Logged in. You can close this window.", Ok(code.clone())),
+            _ => (
+                "400 Bad Request",
+                "The login answer has no code.",
+                Err(Error::Server {
+                    what: what.into(),
+                    url: "the browser redirect".into(),
+                    why: "no code and no state in the redirect".into(),
+                }),
+            ),
+        };
+        let body = format!("<!doctype html><title>tokenfob</title><p>{page}</p>");
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return result;
+    }
+}
