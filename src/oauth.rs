@@ -46,7 +46,7 @@ pub fn preset(raw: &RawProfile, vars: &mut BTreeMap<String, VarSpec>) -> Result<
             vars.insert(name.into(), plain(&v));
         }
     }
-    let lookups = endpoints(raw, vars)?;
+    let lookups = endpoints(raw, grant, vars)?;
     if grant == Grant::Password && (raw.username.is_none() || raw.password.is_none()) {
         return Err("grant password needs `username` and `password`".into());
     }
@@ -109,21 +109,37 @@ pub fn preset(raw: &RawProfile, vars: &mut BTreeMap<String, VarSpec>) -> Result<
     Ok(recipe)
 }
 
-/// Endpoint variables: configured ones as values, the others as lookups in the discovery document.
-fn endpoints(raw: &RawProfile, vars: &mut BTreeMap<String, VarSpec>) -> Result<BTreeMap<String, LookupSpec>, String> {
+/// Endpoint variables: configured ones as values, the others as lookups in the discovery document. Without an
+/// issuer, the endpoints the grant needs must be configured; revocation is optional (no revocation, no server-side
+/// logout).
+fn endpoints(
+    raw: &RawProfile,
+    grant: Grant,
+    vars: &mut BTreeMap<String, VarSpec>,
+) -> Result<BTreeMap<String, LookupSpec>, String> {
     let configured = [
-        ("token_url", &raw.token_url, "/token_endpoint"),
-        ("device_authorization_url", &raw.device_authorization_url, "/device_authorization_endpoint"),
-        ("authorization_url", &raw.authorization_url, "/authorization_endpoint"),
-        ("revocation_url", &raw.revocation_url, "/revocation_endpoint"),
+        ("token_url", &raw.token_url, "/token_endpoint", true),
+        (
+            "device_authorization_url",
+            &raw.device_authorization_url,
+            "/device_authorization_endpoint",
+            grant == Grant::DeviceCode,
+        ),
+        ("authorization_url", &raw.authorization_url, "/authorization_endpoint", grant == Grant::AuthorizationCode),
+        ("revocation_url", &raw.revocation_url, "/revocation_endpoint", false),
     ];
     let mut lookups = BTreeMap::new();
-    for (name, value, pointer) in configured {
+    for (name, value, pointer, needed) in configured {
         if let Some(url) = value {
             vars.insert(name.into(), VarSpec::Plain(url.as_str().into()));
             continue;
         }
-        let issuer = raw.issuer.as_deref().ok_or_else(|| format!("kind oauth2 needs `issuer`, or `{name}`"))?;
+        let Some(issuer) = raw.issuer.as_deref() else {
+            if needed {
+                return Err(format!("kind oauth2 needs `issuer` (for discovery), or `{name}`"));
+            }
+            continue;
+        };
         let issuer = issuer.trim_end_matches('/');
         let parsed = reqwest::Url::parse(issuer).map_err(|e| format!("issuer {issuer:?} is not a URL: {e}"))?;
         // RFC 8414 section 3: the well-known segment goes between the host and the issuer's path.

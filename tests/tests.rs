@@ -3,5 +3,6 @@
 
 mod core;
 mod integrations;
+mod oauth;
 mod reliability;
 mod support;

@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::support::Sandbox;
 use crate::support::server::{Response, Server, Tls, tool};
 
-fn kubeconfig(s: &Sandbox, port: u16, ca_pem: &str) -> std::path::PathBuf {
+/// A kubeconfig for a fake API server on `port` whose user runs `tokenfob kubectl PROFILE`.
+pub fn kubeconfig(s: &Sandbox, port: u16, ca_pem: &str, profile: &str) -> std::path::PathBuf {
     let ca = tokenfob_base64(ca_pem.as_bytes());
     let text = format!(
         r#"apiVersion: v1
@@ -23,7 +24,7 @@ users:
     exec:
       apiVersion: client.authentication.k8s.io/v1
       command: {exe}
-      args: ["kubectl", "od"]
+      args: ["kubectl", "{profile}"]
       interactiveMode: IfAvailable
       provideClusterInfo: false
 contexts:
@@ -69,7 +70,7 @@ fn kubectl_gets_its_token_from_the_cache_and_recovers_after_a_401() {
             }
         }),
     );
-    let config = kubeconfig(&s, api.port, &tls.ca_pem);
+    let config = kubeconfig(&s, api.port, &tls.ca_pem, "od");
     let run = || {
         let mut k = s.tool_command(&kubectl);
         k.args(["--kubeconfig", config.to_str().unwrap(), "get", "--raw", "/api"]);

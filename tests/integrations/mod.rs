@@ -4,4 +4,4 @@ mod curl;
 mod exec;
 mod git;
 mod httpie;
-mod kubectl;
+pub mod kubectl;

@@ -1,6 +1,6 @@
 // A real OpenID provider (oidc-provider, certified) on 127.0.0.1 for tokenfob's OAuth 2.0 tests.
 // Prints its issuer URL on the first line of stdout, then serves until killed.
-// GET /test/counts answers {"token": <successful token requests>, "errors": ..., "revocations": ...}.
+// GET /test/counts answers {"token": <successful token requests>, "errors": ..., "revocations": <grants revoked>}.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -49,7 +49,7 @@ const provider = new Provider(issuer, {
 });
 provider.on('grant.success', () => { counts.token += 1; });
 provider.on('grant.error', () => { counts.errors += 1; });
-provider.on('revocation.success', () => { counts.revocations += 1; });
+provider.on('grant.revoked', () => { counts.revocations += 1; });
 provider.on('server_error', (ctx, err) => { console.error('server_error', err); });
 
 const handle = provider.callback();
@@ -62,3 +62,6 @@ server.on('request', (req, res) => {
   handle(req, res);
 });
 console.log(issuer);
+// Only the issuer goes to stdout: the test may stop reading it, and a write to a closed pipe would end the server.
+process.stdout.on('error', () => {});
+console.log = (...args) => console.error(...args);
