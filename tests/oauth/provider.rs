@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::server::tool;
+use crate::support::server::{tool, tools_required};
 
 /// tests/oidc/.
 pub fn oidc_dir() -> PathBuf {
@@ -27,10 +27,7 @@ impl Provider {
     pub fn start() -> Option<Provider> {
         let node = tool("node")?;
         if !oidc_dir().join("node_modules/oidc-provider").is_dir() {
-            assert!(
-                !std::env::var("TOKENFOB_REQUIRE_TOOLS").is_ok_and(|v| v == "1"),
-                "tests/oidc/node_modules is missing: run `npm ci` in tests/oidc"
-            );
+            assert!(!tools_required(), "tests/oidc/node_modules is missing: run `npm ci` in tests/oidc");
             eprintln!("skipping: run `npm ci` in tests/oidc to install oidc-provider");
             return None;
         }
@@ -137,10 +134,10 @@ impl WithTerminal {
         let started = Instant::now();
         loop {
             let screen = self.screen.lock().unwrap().clone();
-            if screen.contains(needle) {
-                if let Some(url) = screen.split_whitespace().find(|w| w.starts_with("http://")) {
-                    return url.to_owned();
-                }
+            if screen.contains(needle)
+                && let Some(url) = screen.split_whitespace().find(|w| w.starts_with("http://"))
+            {
+                return url.to_owned();
             }
             assert!(started.elapsed() < Duration::from_secs(30), "the terminal never showed {needle:?}: {screen}");
             std::thread::sleep(Duration::from_millis(20));

@@ -144,6 +144,12 @@ fn serve<S: Read + Write>(stream: S, handler: &Handler, counter: &AtomicUsize) {
         stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&response.body)).and_then(|()| stream.flush());
 }
 
+/// True when `TOKENFOB_REQUIRE_TOOLS=1`: a missing tool fails its test instead of skipping it (CI sets it).
+#[allow(clippy::disallowed_methods)] // the test process's own environment
+pub fn tools_required() -> bool {
+    std::env::var("TOKENFOB_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
 /// The path of a real tool, or `None` (with a printed reason) when it is missing and `TOKENFOB_REQUIRE_TOOLS` is
 /// not set; with it set, a missing tool fails the test.
 #[allow(clippy::disallowed_methods)] // the test process's own environment
@@ -154,8 +160,7 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
         .map(|dir| dir.join(name))
         .find(|p| p.is_file());
     if found.is_none() {
-        let required = std::env::var("TOKENFOB_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
-        assert!(!required, "{name} is not on PATH and TOKENFOB_REQUIRE_TOOLS=1");
+        assert!(!tools_required(), "{name} is not on PATH and TOKENFOB_REQUIRE_TOOLS=1");
         eprintln!("skipping: {name} is not on PATH (set TOKENFOB_REQUIRE_TOOLS=1 to make this a failure)");
     }
     found
