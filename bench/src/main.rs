@@ -26,11 +26,10 @@ struct Options {
     also: Vec<PathBuf>,
 }
 
-/// One spawn: wall time and peak RSS in KiB.
+/// One spawn's wall time.
 #[derive(Clone, Copy)]
 struct Sample {
     wall: Duration,
-    rss_kib: i64,
 }
 
 fn main() {
@@ -199,12 +198,33 @@ fn git_credential_store(dir: &Path) -> Command {
     c
 }
 
-/// A static C program that execs its arguments. Peak RSS is measured through it: glibc's posix_spawn shares the
-/// parent's memory until exec, and the kernel counts that memory in the child's `ru_maxrss`, so spawning directly
-/// from this (large) harness would report the harness's size instead of the command's.
+/// A static C program that forks, execs its arguments in the child, and prints the child's peak RSS (KiB). Peak
+/// RSS is measured through it: the kernel carries the memory a process had before exec into its `ru_maxrss`, so a
+/// command spawned straight from this (large) harness would report the harness's size; forked from this small
+/// program, it reports its own.
 fn build_trampoline(dir: &Path) -> PathBuf {
-    let source =
-        "#include <unistd.h>\nint main(int argc, char **argv) { (void)argc; execv(argv[1], argv + 1); return 127; }\n";
+    let source = r#"#include <fcntl.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execv(argv[1], argv + 1);
+        _exit(127);
+    }
+    int status;
+    struct rusage usage;
+    if (wait4(pid, &status, 0, &usage) < 0) return 1;
+    printf("%ld\n", usage.ru_maxrss);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+"#;
     std::fs::write(dir.join("exec.c"), source).unwrap();
     let out = dir.join("exec");
     let status = Command::new("cc").args(["-O2", "-static", "-o"]).arg(&out).arg(dir.join("exec.c")).status().unwrap();
@@ -225,7 +245,9 @@ fn peak_rss(trampoline: &Path, stdin: &Path, cmd: Command) -> f64 {
         }
         // Every command gets git's input on stdin: git needs it, and the others never read stdin.
         t.stdin(File::open(stdin).unwrap());
-        max = max.max(sample(t).rss_kib);
+        let out = t.output().unwrap();
+        assert!(out.status.success(), "a command run for its RSS failed");
+        max = max.max(String::from_utf8_lossy(&out.stdout).trim().parse::<i64>().unwrap());
     }
     max as f64 / 1024.0
 }
@@ -236,19 +258,14 @@ fn which_or_self(program: &std::ffi::OsStr) -> PathBuf {
     if p.is_absolute() { p } else { which(&p.to_string_lossy()).unwrap_or(p) }
 }
 
-/// Spawns `cmd` and reaps it with wait4, for its wall time and peak RSS.
-#[allow(clippy::zombie_processes)] // reaped by wait4, which std's wait cannot replace: it gives no rusage
+/// Spawns `cmd` and waits for it, for its wall time.
 fn sample(mut cmd: Command) -> Sample {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let started = Instant::now();
-    let child = cmd.spawn().unwrap();
-    let mut status = 0;
-    // SAFETY: rusage is plain data filled by wait4 for our own child, which std has not reaped.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let status = cmd.status().unwrap();
     let wall = started.elapsed();
-    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "a benchmarked command failed");
-    Sample { wall, rss_kib: usage.ru_maxrss }
+    assert!(status.success(), "a benchmarked command failed");
+    Sample { wall }
 }
 
 /// Warm-up, then A B A B ...; returns both series.
