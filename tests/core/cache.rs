@@ -109,10 +109,7 @@ fn a_cache_hit_does_not_need_the_lock() {
 fn a_lock_timeout_still_serves_a_token_inside_its_margin() {
     let s = Sandbox::new();
     let token = s.get(&["acme"]);
-    s.edit_entry("acme", |e| {
-        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
-        e["expires_at"] = tokenfob::clock::rfc3339(soon).into();
-    });
+    s.expire_soon("acme");
     let lock = std::fs::File::create(s.cache_dir().join("acme.lock")).unwrap();
     lock.lock().unwrap();
     s.set_env("TOKENFOB_LOCK_TIMEOUT", "0.2");

@@ -36,10 +36,7 @@ fn a_500_with_html_exits_4_and_leaves_the_entry_untouched() {
 fn a_failed_renewal_serves_a_token_that_is_still_valid() {
     let s = Sandbox::new();
     let token = s.get(&["acme"]);
-    s.edit_entry("acme", |e| {
-        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
-        e["expires_at"] = tokenfob::clock::rfc3339(soon).into();
-    });
+    s.expire_soon("acme");
     s.emu.state().fault = Some(html_500());
     let run = s.run(&["get", "acme"]);
     assert_eq!(run.ok(), token);

@@ -134,36 +134,17 @@ fn old_git_without_authtype_gets_username_and_password() {
     }
     let s = Sandbox::new();
     let input = format!("protocol=http\nhost={}\n\n", s.emu.url().trim_start_matches("http://"));
-    let mut helper = s.command(&["git-credential", "get"]);
-    helper
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = helper.spawn().unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
-    let out = s.check(child.wait_with_output().unwrap());
+    let out = s.feed(s.command(&["git-credential", "get"]), &input);
     let token = s.entry("acme")["token"].as_str().unwrap().to_owned();
     assert_eq!(out.ok(), format!("username=oauth2\npassword={token}"), "acme is first by name for this origin");
     // The same through git itself: `git credential fill` runs the helper without announcing authtype.
     let mut fill = s.tool_command("git");
     fill.args(["-c", "credential.helper=!tokenfob git-credential", "credential", "fill"])
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = fill.spawn().unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
-    let out = s.check(child.wait_with_output().unwrap());
+        .env("GIT_TERMINAL_PROMPT", "0");
+    let out = s.feed(fill, &input);
     assert!(out.ok().contains(&format!("password={token}")), "{out:#?}");
     assert!(out.ok().contains("username=oauth2"), "{out:#?}");
     let unmatched = "protocol=https\nhost=elsewhere.example\n\n";
-    let mut helper = s.command(&["git-credential", "get"]);
-    helper
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = helper.spawn().unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), unmatched.as_bytes()).unwrap();
-    assert_eq!(s.check(child.wait_with_output().unwrap()).ok(), "", "no profile matches: no answer");
+    assert_eq!(s.feed(s.command(&["git-credential", "get"]), unmatched).ok(), "", "no profile matches: no answer");
 }

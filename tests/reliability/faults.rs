@@ -157,9 +157,7 @@ fn case(s: &Sandbox, raw: &Raw, mode: Mode, code: i32, needle: &str) {
     s.run(&["get", "r"]).fails(code, needle);
     assert!(started.elapsed() < Duration::from_secs(8), "{needle}: ended within the configured bound");
     assert_eq!(std::fs::read(s.entry_path("r")).unwrap(), before, "{needle}: the entry is untouched");
-    s.edit_entry("r", |e| {
-        e["expires_at"] = tokenfob::clock::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(20)).into()
-    });
+    s.expire_soon("r");
     let kept = s.run(&["get", "r"]);
     assert_eq!(kept.ok(), good, "{needle}: the still-valid token is served");
     assert!(kept.stderr.contains("serving the cached token"), "{kept:#?}");
@@ -201,9 +199,7 @@ fn a_refused_connection_keeps_a_valid_token() {
     let raw = Raw::start();
     s.write_config(&config(&format!("http://127.0.0.1:{}", raw.port)));
     let good = s.get(&["r"]);
-    s.edit_entry("r", |e| {
-        e["expires_at"] = tokenfob::clock::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(20)).into()
-    });
+    s.expire_soon("r");
     raw.refuse();
     let kept = s.run(&["get", "r"]);
     assert_eq!(kept.ok(), good);

@@ -25,10 +25,7 @@ fn prepare(s: &Sandbox, profile: &str, start: Start) {
             let _ = std::fs::remove_file(s.entry_path(profile));
         }
         Start::Expired => s.expire(profile),
-        Start::InsideMargin => s.edit_entry(profile, |e| {
-            let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
-            e["expires_at"] = tokenfob::clock::rfc3339(soon).into();
-        }),
+        Start::InsideMargin => s.expire_soon(profile),
     }
 }
 

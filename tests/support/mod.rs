@@ -157,6 +157,14 @@ user_id = "john.doe"
         cmd
     }
 
+    /// Runs `cmd` with `input` on stdin and checks its stderr for secrets.
+    pub fn feed(&self, mut cmd: Command, input: &str) -> Run {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        self.check(child.wait_with_output().unwrap())
+    }
+
     /// Runs tokenfob and checks its stderr for secrets.
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().unwrap();
@@ -214,6 +222,12 @@ user_id = "john.doe"
         let mut entry = self.entry(profile);
         edit(&mut entry);
         std::fs::write(self.entry_path(profile), serde_json::to_vec(&entry).unwrap()).unwrap();
+    }
+
+    /// Makes the cached token of `profile` still valid but inside its 60 s refresh margin (it expires in 30 s).
+    pub fn expire_soon(&self, profile: &str) {
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
+        self.edit_entry(profile, |e| e["expires_at"] = tokenfob::clock::rfc3339(soon).into());
     }
 
     /// Makes the cached token of `profile` expired.
