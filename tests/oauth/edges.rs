@@ -88,13 +88,13 @@ fn device_flow_slows_down_and_stops_on_access_denied() {
     let base = format!("http://127.0.0.1:{}", server.port);
     s.write_config(&format!(
         "[profiles.d]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\ndevice_authorization_url = \"{base}/device\"\n\
-         grant = \"device_code\"\nclient_id = \"d\"\ninteractive_timeout = \"8s\"\n"
+         grant = \"device_code\"\nclient_id = \"d\"\ninteractive_timeout = \"10s\"\n"
     ));
     let term = WithTerminal::spawn(s.command(&["get", "d"]));
     term.url_after("ABCD-EFGH");
     let run = s.check(term.child.wait_with_output().unwrap());
-    // Polls at 1 s (slow_down: the interval becomes 6 s) and at 7 s, then the 8 s timeout: two polls. Without
-    // slow_down the 1 s interval would have polled about seven times.
+    // Polls at 1 s (slow_down: the interval becomes 6 s) and at 7 s (slow_down: 11 s), then the 10 s timeout: two
+    // polls. Without slow_down the 1 s interval would have polled about nine times.
     assert_eq!(run.code, 5, "{run:#?}");
     assert!(run.stderr.contains("nobody confirmed the code"), "{run:#?}");
     let polls = server.count() - 1;
