@@ -60,6 +60,8 @@ pub struct Broker<'a> {
     pub may_prompt: bool,
     /// How long to wait for another process's renewal.
     pub lock_timeout: Duration,
+    /// The configuration file's identity, recorded in every entry this broker writes.
+    pub config_stamp: Option<crate::cache::ConfigStamp>,
 }
 
 /// The digest of a profile's settings that decides whose token a cache entry holds.
@@ -203,7 +205,9 @@ impl Broker<'_> {
         force: bool,
     ) -> Result<Served> {
         match self.obtain(profile, fingerprint, current.as_ref(), lock, now, force) {
-            Ok(entry) => {
+            Ok(mut entry) => {
+                entry.config = self.config_stamp.clone();
+                entry.margin_ms = Some(profile.refresh_margin.as_millis().try_into().unwrap_or(u64::MAX));
                 if let Some(lock) = lock
                     && let Err(e) = self.cache.write(lock, &entry)
                 {

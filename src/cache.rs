@@ -53,6 +53,43 @@ pub struct Entry {
     /// Non-secret values the login used that logout needs again (GoodData's token id).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, String>,
+    /// The configuration file this entry was made with, so the cache-hit shortcut (`hit`) can trust the entry
+    /// without parsing the configuration while that file is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigStamp>,
+    /// The profile's refresh margin in milliseconds, for the same shortcut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin_ms: Option<u64>,
+}
+
+/// What identifies one version of a file without reading it: its path, device, inode, size, modification time and
+/// mode. Editors and `mv` change at least one of them on every edit, and `chmod` changes the mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigStamp {
+    path: String,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    mode: u32,
+}
+
+impl ConfigStamp {
+    /// The stamp of the file at `path` now, if it exists.
+    pub fn of(path: &Path) -> Option<ConfigStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(path).ok()?;
+        Some(ConfigStamp {
+            path: path.to_str()?.to_owned(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+            mode: meta.mode(),
+        })
+    }
 }
 
 impl Entry {
@@ -68,6 +105,8 @@ impl Entry {
             refresh_token: None,
             refresh_expires_at: None,
             vars: BTreeMap::new(),
+            config: None,
+            margin_ms: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub struct Config {
     pub profiles: BTreeMap<String, Profile>,
     /// Things worth a warning on stderr (a literal secret in a readable file).
     pub warnings: Vec<String>,
+    /// The file's identity, taken before it was read (so an edit after that never matches).
+    pub stamp: Option<crate::cache::ConfigStamp>,
 }
 
 /// One validated profile.
@@ -269,6 +271,7 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
 
 /// Reads and parses the configuration at `path`.
 pub fn load(path: &Path) -> Result<Config> {
+    let stamp = crate::cache::ConfigStamp::of(path);
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::Config(format!(
             "reading configuration {}: {e} (create it, or point --config or {} at one; see docs/configuration.md)",
@@ -277,6 +280,7 @@ pub fn load(path: &Path) -> Result<Config> {
         ))
     })?;
     let mut config = parse(&text, path)?;
+    config.stamp = stamp;
     if has_literal_secret(&config) && readable_by_others(path) {
         config.warnings.push(format!(
             "{} holds a literal secret and is readable by group or others (chmod 600 it, or use {{ env = ... }})",
@@ -313,7 +317,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
             path.display()
         )));
     }
-    Ok(Config { path: path.to_owned(), default_profile: raw.default_profile, profiles, warnings: Vec::new() })
+    Ok(Config {
+        path: path.to_owned(),
+        default_profile: raw.default_profile,
+        profiles,
+        warnings: Vec::new(),
+        stamp: None,
+    })
 }
 
 /// One line: `file:line:col: message`, from a TOML error and its span.

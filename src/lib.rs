@@ -17,6 +17,7 @@ pub mod emulator;
 pub mod environment;
 pub mod error;
 pub mod faces;
+pub mod hit;
 pub mod http;
 pub mod jwt;
 pub mod log;
@@ -62,20 +63,22 @@ impl App {
         Ok(config)
     }
 
-    /// A broker on the cache directory.
-    pub fn broker(&self) -> Result<Broker<'_>> {
+    /// A broker on the cache directory, for profiles of `config`.
+    pub fn broker(&self, config: &Config) -> Result<Broker<'_>> {
         Ok(Broker {
             env: &self.env,
             cache: Cache::new(paths::cache_dir(&self.env)?),
             may_prompt: !self.no_input && !self.env.flag(environment::NO_INPUT),
             lock_timeout: self.env.lock_timeout().map_err(Error::Config)?,
+            // A configuration that deserves a warning is never stamped: it always takes the full path, so the
+            // warning is printed on every call, cache hits included.
+            config_stamp: config.stamp.clone().filter(|_| config.warnings.is_empty()),
         })
     }
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
-    sys::harden();
     if env.debug() {
         log::enable();
     }

@@ -13,6 +13,13 @@ pub extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_
     // A reader that goes away (`| head`) must give EPIPE, not kill the process mid-write of the cache.
     // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    tokenfob::sys::harden();
+    let env = tokenfob::environment::Env::from_process();
+    // The cache-hit shortcut first; arguments that are not all UTF-8 are for clap to judge.
+    let args: Option<Vec<String>> = std::env::args_os().skip(1).map(|a| a.into_string().ok()).collect();
+    if args.is_some_and(|args| tokenfob::hit::answer(&args, &env, &mut std::io::stdout().lock())) {
+        return 0;
+    }
     let cli = match tokenfob::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -20,7 +27,6 @@ pub extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    let env = tokenfob::environment::Env::from_process();
     match tokenfob::run(cli, env, &mut std::io::stdout().lock()) {
         Ok(()) => 0,
         Err(e) => {

@@ -85,7 +85,7 @@ pub fn run(
         crate::log::debug(format_args!("git-credential: no profile matches {:?}", request.url()));
         return Ok(());
     };
-    let broker = app.broker()?;
+    let broker = app.broker(&config)?;
     match action {
         GitAction::Get => {
             let served = broker.get(profile, None, crate::clock::now())?;

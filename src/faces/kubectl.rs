@@ -10,6 +10,7 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::App;
+use crate::broker::Served;
 use crate::error::{Error, Result};
 
 /// The API versions of ExecCredential that tokenfob speaks.
@@ -47,18 +48,23 @@ pub fn run(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> 
     let info = exec_info(app.env.get("KUBERNETES_EXEC_INFO"))?;
     let config = app.config()?;
     let profile = config.choose(profile, None, &app.env)?;
-    let mut broker = app.broker()?;
+    let mut broker = app.broker(&config)?;
     broker.may_prompt &= info.interactive;
     let now = crate::clock::now();
     let served = broker.get(profile, None, now)?;
+    writeln!(out, "{}", credential(&info, &served, profile.refresh_margin, now))
+        .map_err(|e| Error::Other(format!("writing to stdout: {e}")))
+}
+
+/// The ExecCredential for `served`, its expiry reported `margin` early.
+pub fn credential(info: &ExecInfo, served: &Served, margin: std::time::Duration, now: time::OffsetDateTime) -> String {
     let mut status = json!({ "token": served.token.expose() });
     if let Some(at) = served.expires_at {
         // Never report a time already past: client-go would then run the plugin before every request.
-        let report = (at - profile.refresh_margin).max(now + std::time::Duration::from_secs(10)).min(at);
+        let report = (at - margin).max(now + std::time::Duration::from_secs(10)).min(at);
         status["expirationTimestamp"] = crate::clock::rfc3339(report).into();
     }
-    let credential = json!({ "apiVersion": info.api_version, "kind": "ExecCredential", "status": status });
-    writeln!(out, "{credential}").map_err(|e| Error::Other(format!("writing to stdout: {e}")))
+    json!({ "apiVersion": info.api_version, "kind": "ExecCredential", "status": status }).to_string()
 }
 
 #[cfg(test)]

@@ -130,7 +130,8 @@ fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Value> 
         state.config = Some(app.config()?);
     }
     if state.broker.is_none() {
-        state.broker = Some(app.broker()?);
+        let config = state.config.as_ref().expect("loaded above");
+        state.broker = Some(app.broker(config)?);
     }
     let (Some(config), Some(broker)) = (&state.config, &state.broker) else { unreachable!("both set above") };
     let now = crate::clock::now();

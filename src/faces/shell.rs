@@ -27,7 +27,7 @@ pub fn get(
 ) -> Result<()> {
     let config = app.config()?;
     let profile = config.choose(profile, url, &app.env)?;
-    let served = app.broker()?.get(profile, min_valid, crate::clock::now())?;
+    let served = app.broker(&config)?.get(profile, min_valid, crate::clock::now())?;
     write(out, &super::render(format, &served))
 }
 
@@ -35,7 +35,7 @@ pub fn get(
 pub fn login(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let config = app.config()?;
     let profile = config.choose(profile, None, &app.env)?;
-    let served = app.broker()?.login(profile, crate::clock::now())?;
+    let served = app.broker(&config)?.login(profile, crate::clock::now())?;
     let until = served.expires_at.map_or("does not expire".into(), |t| format!("expires {}", crate::clock::rfc3339(t)));
     write(out, &format!("logged in to profile {} (the token {until})\n", served.profile))
 }
@@ -45,7 +45,7 @@ pub fn erase(app: &App, profile: Option<&str>, token: Option<String>, out: &mut 
     let config = app.config()?;
     let profile = config.choose(profile, None, &app.env)?;
     let only = token.map(Secret::new);
-    let erased = app.broker()?.erase(profile, only.as_ref())?;
+    let erased = app.broker(&config)?.erase(profile, only.as_ref())?;
     let what = if erased { "erased the cached token" } else { "nothing to erase" };
     write(out, &format!("profile {}: {what}\n", profile.name))
 }
@@ -54,7 +54,7 @@ pub fn erase(app: &App, profile: Option<&str>, token: Option<String>, out: &mut 
 pub fn logout(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let config = app.config()?;
     let profile = config.choose(profile, None, &app.env)?;
-    let (revoked, erased) = app.broker()?.logout(profile)?;
+    let (revoked, erased) = app.broker(&config)?.logout(profile)?;
     let what = match (revoked, erased) {
         (true, _) => "revoked the token on the server and erased it",
         (false, true) => "erased the cached token (this kind has no server-side logout)",
@@ -66,7 +66,7 @@ pub fn logout(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<(
 /// `tokenfob status`.
 pub fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
     let config = app.config()?;
-    let broker = app.broker()?;
+    let broker = app.broker(&config)?;
     let now = crate::clock::now();
     let chosen: Vec<_> = match profile {
         Some(name) => vec![config.choose(Some(name), None, &app.env)?],
@@ -99,7 +99,7 @@ pub fn exec(app: &App, profile: &str, var: &str, command: &[String]) -> Result<(
     use std::os::unix::process::CommandExt;
     let config = app.config()?;
     let profile = config.choose(Some(profile), None, &app.env)?;
-    let served = app.broker()?.get(profile, None, crate::clock::now())?;
+    let served = app.broker(&config)?.get(profile, None, crate::clock::now())?;
     let err = std::process::Command::new(&command[0]).args(&command[1..]).env(var, served.token.expose()).exec();
     Err(Error::Other(format!("running {}: {err}", command[0])))
 }

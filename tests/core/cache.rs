@@ -119,3 +119,31 @@ fn a_lock_timeout_still_serves_a_token_inside_its_margin() {
     s.expire("acme");
     s.run(&["get", "acme"]).fails(6, "acme.lock");
 }
+
+/// Sets the modification time of `path` (to forge an unchanged-looking file).
+fn set_mtime(path: &std::path::Path, to: std::time::SystemTime) {
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(to).unwrap();
+}
+
+#[test]
+fn the_cache_hit_shortcut_trusts_an_entry_only_while_the_config_file_is_unchanged() {
+    let s = Sandbox::new();
+    let token = s.get(&["od"]);
+    let entry = s.entry("od");
+    assert_eq!(entry["config"]["path"], s.config_path().to_str().unwrap());
+    assert_eq!(entry["margin_ms"], 60_000);
+    // Break the config but keep its size, inode and modification time: only the shortcut can still answer, which
+    // shows that it answers without parsing the configuration at all.
+    let text = std::fs::read_to_string(s.config_path()).unwrap();
+    let mtime = std::fs::metadata(s.config_path()).unwrap().modified().unwrap();
+    let broken: String = text.chars().map(|c| if c == '=' { '?' } else { c }).collect();
+    std::fs::write(s.config_path(), &broken).unwrap();
+    set_mtime(&s.config_path(), mtime);
+    assert_eq!(s.get(&["od"]), token, "the plain form was answered by the shortcut");
+    assert_eq!(s.run(&["get", "od", "-o", "header"]).ok(), format!("Authorization: Bearer {token}"));
+    s.run(&["get", "od", "--min-valid", "1s"]).fails(2, "config.toml");
+    // Any edit the file's identity shows sends every call down the full path again.
+    set_mtime(&s.config_path(), mtime + std::time::Duration::from_secs(1));
+    s.run(&["get", "od"]).fails(2, "config.toml");
+    assert_eq!(s.emu.count("od.login"), 1);
+}

@@ -1,0 +1,105 @@
+//! The cache-hit shortcut: `tokenfob get PROFILE [-o FORMAT]` and `tokenfob kubectl PROFILE` answered from the
+//! cache without clap or the TOML parser.
+//!
+//! A cache hit is the whole run for most calls, and paging in the argument and config parsers was most of its cost
+//! (docs/performance.md). Every entry records the identity of the configuration file it was made with (path,
+//! device, inode, size, modification time, mode) and the profile's refresh margin; a configuration that
+//! draws a warning is never stamped, so its warning is never skipped. When the command line is one of the
+//! plain forms above, the configuration file still has that identity, and the token is fresh, the answer is printed
+//! from the entry alone; the cache's ownership and permission checks still apply. Anything else (another form,
+//! another flag, an edited configuration, a stale token, any doubt) returns `false`, and the full path runs.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::broker::Served;
+use crate::cache::{Cache, ConfigStamp};
+use crate::cli::Format;
+use crate::environment::Env;
+
+/// What the shortcut can answer.
+enum Ask<'a> {
+    Get { profile: &'a str, format: Format },
+    Kubectl { profile: &'a str },
+}
+
+/// Answers a plain `get` or `kubectl` from a fresh cache entry; false when the full path must run.
+pub fn answer(args: &[String], env: &Env, out: &mut dyn Write) -> bool {
+    let Some(ask) = parse(args) else { return false };
+    let (Ask::Get { profile, .. } | Ask::Kubectl { profile }) = ask;
+    let Some(served) = fresh(profile, env) else { return false };
+    let now = crate::clock::now();
+    let text = match ask {
+        Ask::Get { format, .. } => crate::faces::render(format, &served.0),
+        Ask::Kubectl { .. } => match crate::faces::kubectl::exec_info(env.get("KUBERNETES_EXEC_INFO")) {
+            Ok(info) => format!("{}\n", crate::faces::kubectl::credential(&info, &served.0, served.1, now)),
+            Err(_) => return false,
+        },
+    };
+    // A reader that went away is still an answer given; the full path would fare no better.
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    true
+}
+
+/// The plain forms, and nothing else.
+fn parse(args: &[String]) -> Option<Ask<'_>> {
+    let format = |name: &str| match name {
+        "token" => Some(Format::Token),
+        "header" => Some(Format::Header),
+        "json" => Some(Format::Json),
+        "curl" => Some(Format::Curl),
+        _ => None,
+    };
+    let plain = |p: &str| !p.is_empty() && !p.starts_with('-');
+    match args {
+        [cmd, p] if cmd == "get" && plain(p) => Some(Ask::Get { profile: p, format: Format::Token }),
+        [cmd, p, flag, f] if cmd == "get" && plain(p) && (flag == "-o" || flag == "--output") => {
+            Some(Ask::Get { profile: p, format: format(f)? })
+        }
+        [cmd, p] if cmd == "kubectl" && plain(p) => Some(Ask::Kubectl { profile: p }),
+        _ => None,
+    }
+}
+
+/// The cached token of `profile` and its margin, if the entry was made with the configuration file as it is now
+/// and the token is fresh.
+fn fresh(profile: &str, env: &Env) -> Option<(Served, Duration)> {
+    let config = crate::paths::config_file(None, env).ok()?;
+    let stamp = ConfigStamp::of(&config)?;
+    let entry = Cache::new(crate::paths::cache_dir(env).ok()?).read(profile).ok()??;
+    if entry.config.as_ref() != Some(&stamp) {
+        return None;
+    }
+    let margin = Duration::from_millis(entry.margin_ms?);
+    crate::token::check(entry.token.is_some(), entry.expires_at, crate::clock::now(), margin).ok()?;
+    let served = Served { profile: profile.to_owned(), token: entry.token?, expires_at: entry.expires_at };
+    Some((served, margin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn only_the_plain_forms_take_the_shortcut() {
+        assert!(matches!(parse(&args(&["get", "od"])), Some(Ask::Get { profile: "od", format: Format::Token })));
+        assert!(matches!(parse(&args(&["get", "od", "-o", "json"])), Some(Ask::Get { format: Format::Json, .. })));
+        assert!(matches!(parse(&args(&["kubectl", "od"])), Some(Ask::Kubectl { profile: "od" })));
+        for other in [
+            &["get"][..],
+            &["get", "--url", "https://x"],
+            &["get", "od", "--min-valid", "10m"],
+            &["get", "od", "-o", "yaml"],
+            &["--config", "c.toml", "get", "od"],
+            &["get", "-o", "json"],
+            &["login", "od"],
+            &["kubectl"],
+        ] {
+            assert!(parse(&args(other)).is_none(), "{other:?}");
+        }
+    }
+}
