@@ -62,33 +62,18 @@ pub struct Entry {
     pub margin_ms: Option<u64>,
 }
 
-/// What identifies one version of a file without reading it: its path, device, inode, size, modification time and
-/// mode. Editors and `mv` change at least one of them on every edit, and `chmod` changes the mode.
+/// The configuration file an entry was made with: its path and [`Identity`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigStamp {
     path: String,
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: i64,
-    mtime_nsec: i64,
-    mode: u32,
+    #[serde(flatten)]
+    identity: Identity,
 }
 
 impl ConfigStamp {
     /// The stamp of the file at `path` now, if it exists.
     pub fn of(path: &Path) -> Option<ConfigStamp> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = fs::metadata(path).ok()?;
-        Some(ConfigStamp {
-            path: path.to_str()?.to_owned(),
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
-            mode: meta.mode(),
-        })
+        Some(ConfigStamp { path: path.to_str()?.to_owned(), identity: Identity::of(&fs::metadata(path).ok()?) })
     }
 }
 
@@ -131,14 +116,17 @@ pub struct Cache {
     memo: RefCell<HashMap<String, (Identity, Entry)>>,
 }
 
-/// What tells two versions of a cache file apart without reading them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What tells two versions of a file apart without reading it: device, inode, size, modification time and mode.
+/// Editors and `mv` change at least one of them on every edit, a cache write (a rename) changes the inode, and
+/// `chmod` changes the mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Identity {
     dev: u64,
     ino: u64,
     size: u64,
     mtime: i64,
     mtime_nsec: i64,
+    mode: u32,
 }
 
 impl Identity {
@@ -150,6 +138,7 @@ impl Identity {
             size: meta.size(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+            mode: meta.mode(),
         }
     }
 }

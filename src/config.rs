@@ -340,7 +340,8 @@ fn toml_error(err: &toml::de::Error, text: &str, path: &Path) -> Error {
     }
 }
 
-fn check_name(name: &str) -> std::result::Result<(), String> {
+/// Checks a profile name: it names a file in the cache directory, so it must be a plain file name.
+pub fn check_name(name: &str) -> std::result::Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')

@@ -50,7 +50,8 @@ fn parse(args: &[String]) -> Option<Ask<'_>> {
         "curl" => Some(Format::Curl),
         _ => None,
     };
-    let plain = |p: &str| !p.is_empty() && !p.starts_with('-');
+    // A profile name becomes a file name in the cache directory: only names the configuration could hold.
+    let plain = |p: &str| !p.starts_with('-') && crate::config::check_name(p).is_ok();
     match args {
         [cmd, p] if cmd == "get" && plain(p) => Some(Ask::Get { profile: p, format: Format::Token }),
         [cmd, p, flag, f] if cmd == "get" && plain(p) && (flag == "-o" || flag == "--output") => {
@@ -98,6 +99,8 @@ mod tests {
             &["get", "-o", "json"],
             &["login", "od"],
             &["kubectl"],
+            &["get", "../elsewhere"],
+            &["kubectl", ".hidden"],
         ] {
             assert!(parse(&args(other)).is_none(), "{other:?}");
         }

@@ -117,11 +117,6 @@ impl<'a> Engine<'a> {
         self.read_reply(&answer, sent_at, &url, &what)
     }
 
-    /// True when the recipe can renew with a refresh token.
-    pub fn can_refresh(&self) -> bool {
-        self.recipe.refresh.is_some()
-    }
-
     /// Renews with `refresh_token`; a rejection is `Error::AuthRejected`, which callers answer with a login.
     pub fn refresh(&mut self, refresh_token: &Secret) -> Result<Outcome> {
         let spec =
