@@ -5,6 +5,7 @@
 //! the counts it prints, exits non-zero if any is wrong, and removes its temporary directory whatever happens.
 
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -62,7 +63,7 @@ pub fn run(env: &Env, out: &mut dyn Write) -> Result<()> {
     let dir = TempDir(std::env::temp_dir().join(format!("tokenfob-demo-{}", crate::sys::random_hex(6))));
     std::fs::DirBuilder::new().mode(0o700).create(&dir.0).map_err(|e| Error::io("creating", &dir.0, e))?;
     let config = dir.0.join("config.toml");
-    std::fs::write(&config, config_text(&emu.url())).map_err(|e| Error::io("writing", &config, e))?;
+    std::fs::write(&config, seed_config(&emu.url())).map_err(|e| Error::io("writing", &config, e))?;
     let exe = std::env::current_exe().map_err(|e| Error::Other(format!("finding this executable: {e}")))?;
     let say = |out: &mut dyn Write, text: String| {
         out.write_all(text.as_bytes()).map_err(|e| Error::Other(format!("writing: {e}")))
@@ -115,9 +116,12 @@ fn shorten(token: &str) -> String {
     format!("{head}... ({} chars)", token.len())
 }
 
-fn config_text(url: &str) -> String {
+/// The issue's example configuration of the three seed systems, pointed at an emulator at `url`; passwords come
+/// from `OD_PASSWORD`, `ACME_PASSWORD` and `GDC_API_TOKEN`. The demo and the test suite both use it.
+pub fn seed_config(url: &str) -> String {
     format!(
-        r#"# written by `tokenfob demo`
+        r#"default_profile = "od"
+
 [profiles.od]
 kind = "onedata"
 url = "{url}"
@@ -136,10 +140,10 @@ account_id = 42
 kind = "gooddata"
 url = "{url}"
 bootstrap_token = {{ env = "GDC_API_TOKEN" }}
+user_id = "{gd_user}"
 "#,
+        gd_user = crate::emulator::GD_USER_ID,
         od_user = crate::emulator::OD_USER,
         session_user = crate::emulator::SESSION_USER,
     )
 }
-
-use std::os::unix::fs::DirBuilderExt;

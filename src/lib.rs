@@ -1,11 +1,12 @@
 //! tokenfob: prints an HTTP bearer token, cached while good, renewed on its own when not.
 //!
-//! `main.rs` parses the command line and calls [`run`]; everything else lives in one module per concern:
-//! `config` (the TOML file), `secret` (unprintable secrets and their sources), `recipe` (login recipes and the seed
-//! presets), `login` (the engine that runs them), `reply` (reading answers), `http` (sending requests), `cache`
-//! (entries, atomic writes, the lock), `token` (freshness), `broker` (cache or renew), `faces` (shell and JSON
-//! output), `emulator` and `demo` (the built-in seed servers), and small helpers (`clock`, `environment`, `paths`,
-//! `jwt`, `template`, `tty`, `sys`, `log`, `error`).
+//! `main.rs` tries the cache-hit shortcut (`hit`), else parses the command line and calls [`run`]; everything else
+//! lives in one module per concern: `config` (the TOML file), `secret` (unprintable secrets and their sources),
+//! `recipe` (login recipes and the seed presets), `oauth` (the OAuth 2.0 preset and its interactive steps), `login`
+//! (the engine that runs them), `reply` (reading answers), `http` (sending requests), `cache` (entries, atomic
+//! writes, the lock), `token` (freshness), `broker` (cache or renew), `faces` (shell, JSON, kubectl and git output),
+//! `emulator` and `demo` (the built-in seed servers), and small helpers (`clock`, `environment`, `paths`, `jwt`,
+//! `template`, `tty`, `sys`, `log`, `error`).
 
 pub mod broker;
 pub mod cache;

@@ -13,8 +13,6 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use crate::config::{ClientAuth, Grant, RawProfile, Serve};
 use crate::error::{Error, Result};
 use crate::login::{Engine, Outcome};
@@ -199,8 +197,7 @@ struct ClientAuthStyle {
 
 impl ClientAuthStyle {
     fn form_call(&self, url: &str, form: BTreeMap<&str, &str>) -> CallSpec {
-        let mut call = recipe::call("POST", url, json!(null));
-        call.json = None;
+        let mut call = recipe::call("POST", url, None);
         let mut form: BTreeMap<String, String> = form.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         match (self.secret, self.auth) {
             (true, ClientAuth::ClientSecretBasic) => {

@@ -194,14 +194,14 @@ fn require<'a, T>(value: &'a Option<T>, kind: &str, key: &str) -> Result<&'a T, 
     value.as_ref().ok_or_else(|| format!("kind {kind} needs `{key}`"))
 }
 
-/// A call with a JSON body.
-pub fn call(method: &str, url: &str, json: serde_json::Value) -> CallSpec {
+/// A call, with a JSON body or none.
+pub fn call(method: &str, url: &str, json: Option<serde_json::Value>) -> CallSpec {
     CallSpec {
         method: Some(method.into()),
         url: url.into(),
         fallback_urls: Vec::new(),
         headers: BTreeMap::new(),
-        json: Some(json),
+        json,
         form: None,
         retry_on_conflict: false,
     }
@@ -226,7 +226,8 @@ fn onedata(raw: &RawProfile) -> Result<Recipe, String> {
     require(&raw.url, "onedata", "url")?;
     require(&raw.username, "onedata", "username")?;
     require(&raw.password, "onedata", "password")?;
-    let login = call("POST", "{url}/api/v1/users/login", json!({"username": "{username}", "password": "{password}"}));
+    let login =
+        call("POST", "{url}/api/v1/users/login", Some(json!({"username": "{username}", "password": "{password}"})));
     let reply = ReplySpec {
         token_header: vec!["Authorization".into(), "X-Auth-Token".into()],
         message_pointer: Some("/message".into()),
@@ -252,9 +253,9 @@ fn session(raw: &RawProfile) -> Result<Recipe, String> {
         message_pointer: Some("/message".into()),
         ..ReplySpec::default()
     };
-    let mut recipe = bare(call("POST", "{login_url}", body), reply, raw.lifetime.and_then(|l| l.0));
+    let mut recipe = bare(call("POST", "{login_url}", Some(body)), reply, raw.lifetime.and_then(|l| l.0));
     if raw.refresh_url.is_some() {
-        recipe.refresh = Some(call("POST", "{refresh_url}", json!({"refreshToken": "{refresh_token}"})));
+        recipe.refresh = Some(call("POST", "{refresh_url}", Some(json!({"refreshToken": "{refresh_token}"}))));
     }
     Ok(recipe)
 }
@@ -268,14 +269,13 @@ fn gooddata(raw: &RawProfile, vars: &mut BTreeMap<String, VarSpec>) -> Result<Re
     headers.insert("Authorization".to_owned(), "Bearer {bootstrap_token}".to_owned());
     let path = "/entities/users/{user_id}/apiTokens";
     let mut mint =
-        call("POST", &format!("{{url}}/api/v1{path}"), json!({"data": {"id": "{token_id}", "type": "apiToken"}}));
+        call("POST", &format!("{{url}}/api/v1{path}"), Some(json!({"data": {"id": "{token_id}", "type": "apiToken"}})));
     // GoodData.CN 1.x served the same resource without the /v1.
     mint.fallback_urls = vec![format!("{{url}}/api{path}")];
     mint.retry_on_conflict = true;
     mint.headers = headers.clone();
     mint.headers.insert("Content-Type".into(), "application/vnd.gooddata.api+json".into());
-    let mut logout = call("DELETE", &format!("{{url}}/api/v1{path}/{{token_id}}"), serde_json::Value::Null);
-    logout.json = None;
+    let mut logout = call("DELETE", &format!("{{url}}/api/v1{path}/{{token_id}}"), None);
     logout.fallback_urls = vec![format!("{{url}}/api{path}/{{token_id}}")];
     logout.headers = headers.clone();
     let profile = LookupSpec {

@@ -179,11 +179,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 "#;
-    std::fs::write(dir.join("floor.c"), source).unwrap();
-    let out = dir.join("floor");
-    let status = Command::new("cc").args(["-O2", "-static", "-o"]).arg(&out).arg(dir.join("floor.c")).status().unwrap();
-    assert!(status.success(), "building the floor program needs cc and a static libc");
-    out
+    compile_static(dir, "floor", source)
 }
 
 fn plant_git_credentials(dir: &Path, token: &str) {
@@ -196,6 +192,15 @@ fn git_credential_store(dir: &Path) -> Command {
     c.args(["credential-store", "get"]).env_clear().env("HOME", dir).env("GIT_CONFIG_NOSYSTEM", "1");
     c.stdin(File::open(dir.join("git-input")).unwrap());
     c
+}
+
+/// Compiles C `source` into a static program `dir/name`.
+fn compile_static(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let (src, out) = (dir.join(format!("{name}.c")), dir.join(name));
+    std::fs::write(&src, source).unwrap();
+    let status = Command::new("cc").args(["-O2", "-static", "-o"]).arg(&out).arg(&src).status().unwrap();
+    assert!(status.success(), "building {name} needs cc and a static libc");
+    out
 }
 
 /// A static C program that forks, execs its arguments in the child, and prints the child's peak RSS (KiB). Peak
@@ -225,11 +230,7 @@ int main(int argc, char **argv) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 "#;
-    std::fs::write(dir.join("exec.c"), source).unwrap();
-    let out = dir.join("exec");
-    let status = Command::new("cc").args(["-O2", "-static", "-o"]).arg(&out).arg(dir.join("exec.c")).status().unwrap();
-    assert!(status.success(), "building the exec trampoline needs cc and a static libc");
-    out
+    compile_static(dir, "exec", source)
 }
 
 /// The largest peak RSS (MiB) of five runs of `cmd`, started through the trampoline.

@@ -70,33 +70,9 @@ impl Sandbox {
         sandbox
     }
 
-    /// The three seed profiles, as the issue writes them, pointed at the emulator.
+    /// The three seed profiles, as the issue writes them, pointed at the emulator (the demo's configuration).
     pub fn seed_config(&self) -> String {
-        let url = self.emu.url();
-        format!(
-            r#"default_profile = "od"
-
-[profiles.od]
-kind = "onedata"
-url = "{url}"
-username = "bot@example.com"
-password = {{ env = "OD_PASSWORD" }}
-
-[profiles.acme]
-kind = "session"
-login_url = "{url}/rest/v1/login"
-refresh_url = "{url}/rest/v1/refresh"
-username = "alice"
-password = {{ env = "ACME_PASSWORD" }}
-account_id = 42
-
-[profiles.gd]
-kind = "gooddata"
-url = "{url}"
-bootstrap_token = {{ env = "GDC_API_TOKEN" }}
-user_id = "john.doe"
-"#
-        )
+        tokenfob::demo::seed_config(&self.emu.url())
     }
 
     pub fn config_path(&self) -> PathBuf {
