@@ -152,10 +152,17 @@ fn the_shell_face_never_reads_stdin() {
     let s = Sandbox::new();
     let mut child =
         s.command(&["get", "od"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    // Keep stdin open and silent: a get that read it would hang here.
+    // Keep stdin open and silent: a get that read it would wait forever, so give it a deadline instead of hanging.
     let _stdin = child.stdin.take();
-    let out = child.wait_with_output().unwrap();
-    s.check(out).ok();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("tokenfob get waited on stdin");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    s.check(child.wait_with_output().unwrap()).ok();
 }
 
 #[test]

@@ -117,3 +117,30 @@ fn https_logins_verify_the_server_and_trust_ca_file() {
     assert_eq!(s.get(&["t"]), "tls-token-0451");
     assert_eq!(server.count(), 1);
 }
+
+#[test]
+fn proxy_variables_are_honoured() {
+    use crate::support::server::{Response, Server};
+    let s = Sandbox::new();
+    // A forward proxy sees the login in absolute form and answers for the server behind it.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let proxy = Server::start(
+        None,
+        std::sync::Arc::new(move |req| {
+            log.lock().unwrap().push(req.path.clone());
+            let mut r = Response::json(200, "{}");
+            r.headers.push(("Authorization".into(), "Bearer via-proxy-3c1".into()));
+            r
+        }),
+    );
+    s.set_env("HTTP_PROXY", &format!("http://127.0.0.1:{}", proxy.port));
+    assert_eq!(s.get(&["od"]), "via-proxy-3c1");
+    assert_eq!(seen.lock().unwrap().as_slice(), [format!("{}/api/v1/users/login", s.emu.url())]);
+    assert_eq!(s.emu.count("od.login"), 0, "the login went through the proxy");
+    // NO_PROXY exempts the server: the login goes straight to it.
+    s.set_env("NO_PROXY", "127.0.0.1");
+    s.run(&["erase", "od"]).ok();
+    s.get(&["od"]);
+    assert_eq!((s.emu.count("od.login"), proxy.count()), (1, 1));
+}

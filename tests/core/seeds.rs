@@ -24,6 +24,10 @@ fn onedata_logs_in_again_when_the_token_expires() {
     let second = s.get(&["od"]);
     assert_ne!(first, second);
     assert_eq!(s.emu.count("od.login"), 2);
+    // ONE DATA's logout does not invalidate a token, so tokenfob's logout only forgets it.
+    assert!(s.run(&["logout", "od"]).ok().contains("no server-side logout"));
+    assert!(!s.entry_path("od").exists());
+    assert!(s.run(&["logout", "od"]).ok().contains("nothing cached"));
 }
 
 #[test]
