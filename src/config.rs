@@ -328,7 +328,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
 
 /// One line: `file:line:col: message`, from a TOML error and its span.
 fn toml_error(err: &toml::de::Error, text: &str, path: &Path) -> Error {
-    let message = err.message().trim().replace('\n', " ");
+    let message = without_value(&err.message().trim().replace('\n', " "));
     match err.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
@@ -337,6 +337,18 @@ fn toml_error(err: &toml::de::Error, text: &str, path: &Path) -> Error {
             Error::Config(format!("{}:{line}:{column}: {message}", path.display()))
         }
         None => Error::Config(format!("{}: {message}", path.display())),
+    }
+}
+
+/// Drops the quoted value from "invalid type/value" messages: the value may be a secret typed in the wrong form
+/// (`password = 48151623`), and the line and column already say where it is.
+fn without_value(message: &str) -> String {
+    if !(message.starts_with("invalid type:") || message.starts_with("invalid value:")) {
+        return message.to_owned();
+    }
+    match message.find('`').and_then(|start| Some((start, start + 1 + message[start + 1..].find('`')?))) {
+        Some((start, end)) => format!("{}{}", message[..start].trim_end(), &message[end + 1..]),
+        None => message.to_owned(),
     }
 }
 
@@ -544,6 +556,10 @@ refresh_margin = "5m"
                 .unwrap_err()
                 .to_string();
         assert!(e.starts_with("c.toml:4:18: bad duration \"soon\""), "{e}");
+        let e =
+            parse("[profiles.x]\nkind = \"static\"\ntoken = 48151623\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.starts_with("c.toml:3:9: invalid type: integer, expected a string"), "{e}");
+        assert!(!e.contains("48151623"), "a mistyped secret is not repeated: {e}");
         let e = parse("[profiles.x]\nkind = \"onedata\"\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(e.contains("profile \"x\"") && e.contains("`url`"), "{e}");
         let e = parse("[profiles.x]\nkind = \"static\"\ntoken = \"t\"\ncolour = 1\n", Path::new("c.toml")).unwrap_err();
