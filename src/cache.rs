@@ -10,7 +10,7 @@
 //! writable by group or others (issue #4): someone who can write there could plant a token or read ours.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -113,7 +113,7 @@ pub struct Cache {
     /// Entries already parsed, by the identity of the file they came from. A long-lived `tokenfob protocol` then
     /// answers a hit with one `lstat`, and still notices a renewal by another process: a write is a rename, so a
     /// new entry is a new inode (issue #5).
-    memo: RefCell<HashMap<String, (Identity, Entry)>>,
+    memo: RefCell<BTreeMap<String, (Identity, Entry)>>,
 }
 
 /// What tells two versions of a file apart without reading it: device, inode, size, modification time and mode.
@@ -153,7 +153,7 @@ pub struct Lock {
 impl Cache {
     /// The cache in `dir` (nothing is created until a write).
     pub fn new(dir: PathBuf) -> Cache {
-        Cache { dir, memo: RefCell::new(HashMap::new()) }
+        Cache { dir, memo: RefCell::new(BTreeMap::new()) }
     }
 
     /// The directory.

@@ -3,7 +3,6 @@
 //! Logic never calls `std::env::var` itself: it takes an [`Env`], so tests hand it a map and the real process hands
 //! it a snapshot. This is also the one place that knows the names of tokenfob's own variables.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// `$TOKENFOB_CONFIG`: the configuration file.
@@ -20,9 +19,12 @@ pub const LOCK_TIMEOUT: &str = "TOKENFOB_LOCK_TIMEOUT";
 pub const LOG: &str = "TOKENFOB_LOG";
 
 /// A snapshot of environment variables.
+///
+/// A list, not a hash map: an environment holds tens of variables and tokenfob asks for a handful, so a scan is
+/// cheaper than hashing every name on start-up, which every cache hit pays (docs/performance.md).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
-    vars: HashMap<String, String>,
+    vars: Vec<(String, String)>,
 }
 
 impl Env {
@@ -39,9 +41,10 @@ impl Env {
         Env { vars }
     }
 
-    /// The value of `name`, when set and not empty.
+    /// The value of `name`, when set and not empty; of a name given twice, the later one.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        let (_, value) = self.vars.iter().rev().find(|(k, _)| k == name)?;
+        Some(value.as_str()).filter(|v| !v.is_empty())
     }
 
     /// True when `name` is set to a value that means yes (`1`, `true`, `yes`).
