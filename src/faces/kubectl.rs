@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::broker::Served;
@@ -30,17 +30,29 @@ pub fn exec_info(raw: Option<&str>) -> Result<ExecInfo> {
     let Some(raw) = raw else {
         return Ok(ExecInfo { api_version: VERSIONS[0].into(), interactive: false });
     };
+    /// The parts of kubectl's ExecCredential request that matter here; the rest (cluster info) is ignored.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Request {
+        api_version: Option<String>,
+        #[serde(default)]
+        spec: Spec,
+    }
+    #[derive(Deserialize, Default)]
+    struct Spec {
+        #[serde(default)]
+        interactive: bool,
+    }
     let bad = |why: &str| Error::Config(format!("KUBERNETES_EXEC_INFO: {why}"));
-    let value: serde_json::Value = serde_json::from_str(raw).map_err(|_| bad("not JSON"))?;
-    let api_version = value["apiVersion"].as_str().unwrap_or(VERSIONS[0]);
-    if !VERSIONS.contains(&api_version) {
+    let request: Request = serde_json::from_str(raw).map_err(|_| bad("not an ExecCredential in JSON"))?;
+    let api_version = request.api_version.unwrap_or_else(|| VERSIONS[0].into());
+    if !VERSIONS.contains(&api_version.as_str()) {
         return Err(bad(&format!(
             "unsupported apiVersion {api_version:?} (tokenfob speaks {})",
             VERSIONS.join(" and ")
         )));
     }
-    let interactive = value["spec"]["interactive"].as_bool().unwrap_or(false);
-    Ok(ExecInfo { api_version: api_version.into(), interactive })
+    Ok(ExecInfo { api_version, interactive: request.spec.interactive })
 }
 
 /// Prints the ExecCredential for `profile`.
@@ -56,15 +68,36 @@ pub fn run(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> 
         .map_err(|e| Error::Other(format!("writing to stdout: {e}")))
 }
 
+/// An ExecCredential answer, in the field order client-go documents.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecCredential<'a> {
+    api_version: &'a str,
+    kind: &'static str,
+    status: Status<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_timestamp: Option<String>,
+    token: &'a str,
+}
+
 /// The ExecCredential for `served`, its expiry reported `margin` early.
 pub fn credential(info: &ExecInfo, served: &Served, margin: std::time::Duration, now: time::OffsetDateTime) -> String {
-    let mut status = json!({ "token": served.token.expose() });
-    if let Some(at) = served.expires_at {
-        // Never report a time already past: client-go would then run the plugin before every request.
-        let report = (at - margin).max(now + std::time::Duration::from_secs(10)).min(at);
-        status["expirationTimestamp"] = crate::clock::rfc3339(report).into();
-    }
-    json!({ "apiVersion": info.api_version, "kind": "ExecCredential", "status": status }).to_string()
+    // Never report a time already past: client-go would then run the plugin before every request.
+    let report = |at: time::OffsetDateTime| (at - margin).max(now + std::time::Duration::from_secs(10)).min(at);
+    let answer = ExecCredential {
+        api_version: &info.api_version,
+        kind: "ExecCredential",
+        status: Status {
+            expiration_timestamp: served.expires_at.map(|at| crate::clock::rfc3339(report(at))),
+            token: served.token.expose(),
+        },
+    };
+    serde_json::to_string(&answer).expect("an ExecCredential always serializes")
 }
 
 #[cfg(test)]
@@ -78,5 +111,25 @@ mod tests {
         assert_eq!(exec_info(Some(v1beta1)).unwrap(), ExecInfo { api_version: VERSIONS[1].into(), interactive: true });
         assert!(exec_info(Some(r#"{"apiVersion":"client.authentication.k8s.io/v2"}"#)).is_err());
         assert!(exec_info(Some("{")).is_err());
+        assert!(exec_info(Some(r#"{"apiVersion":7}"#)).is_err());
+        let with_cluster = r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"cluster":{"server":"https://k"},"interactive":false}}"#;
+        assert_eq!(exec_info(Some(with_cluster)).unwrap().api_version, VERSIONS[0]);
+    }
+
+    #[test]
+    fn answers_with_an_exec_credential() {
+        let now = time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        let info = ExecInfo { api_version: VERSIONS[1].into(), interactive: false };
+        let served =
+            |expires_at| Served { profile: "p".into(), token: crate::secret::Secret::new("t0k".into()), expires_at };
+        let margin = std::time::Duration::from_secs(60);
+        assert_eq!(
+            credential(&info, &served(Some(now + std::time::Duration::from_secs(3600))), margin, now),
+            r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"expirationTimestamp":"1970-01-12T14:45:40Z","token":"t0k"}}"#
+        );
+        assert_eq!(
+            credential(&info, &served(None), margin, now),
+            r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t0k"}}"#
+        );
     }
 }
