@@ -1,8 +1,10 @@
 //! Every path tokenfob uses: the configuration file and the cache directory.
 //!
 //! `--config`, else `$TOKENFOB_CONFIG`, else `<user config dir>/tokenfob/config.toml`; the cache is
-//! `$TOKENFOB_CACHE_DIR`, else `<user cache dir>/tokenfob/`. The user directories come from the `directories` crate
-//! (XDG on Linux, `~/Library/...` on macOS).
+//! `$TOKENFOB_CACHE_DIR`, else `<user cache dir>/tokenfob/`. The user directories follow the XDG base directory
+//! rules (`$XDG_CONFIG_HOME`, else `~/.config`; `$XDG_CACHE_HOME`, else `~/.cache`), and macOS's own places
+//! (`~/Library/Application Support`, `~/Library/Caches`), the same ones the `directories` crate gives. They are
+//! worked out here from the [`Env`] snapshot, so tests can set them and a cache hit computes only the two it needs.
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +19,12 @@ pub fn config_file(flag: Option<&Path>, env: &Env) -> Result<PathBuf> {
     if let Some(path) = env.get(environment::CONFIG) {
         return Ok(PathBuf::from(path));
     }
-    let base = directories::BaseDirs::new().ok_or_else(no_home)?;
-    Ok(base.config_dir().join("tokenfob").join("config.toml"))
+    let base = if cfg!(target_os = "macos") {
+        home(env)?.join("Library/Application Support")
+    } else {
+        xdg(env, "XDG_CONFIG_HOME", ".config")?
+    };
+    Ok(base.join("tokenfob/config.toml"))
 }
 
 /// The cache directory.
@@ -26,14 +32,60 @@ pub fn cache_dir(env: &Env) -> Result<PathBuf> {
     if let Some(path) = env.get(environment::CACHE_DIR) {
         return Ok(PathBuf::from(path));
     }
-    let base = directories::BaseDirs::new().ok_or_else(no_home)?;
-    Ok(base.cache_dir().join("tokenfob"))
+    let base = if cfg!(target_os = "macos") {
+        home(env)?.join("Library/Caches")
+    } else {
+        xdg(env, "XDG_CACHE_HOME", ".cache")?
+    };
+    Ok(base.join("tokenfob"))
 }
 
-fn no_home() -> Error {
-    Error::Config(format!(
-        "finding the home directory: $HOME is not set (set HOME, or {} and {})",
-        environment::CONFIG,
-        environment::CACHE_DIR
-    ))
+/// `$variable` when it is an absolute path (the XDG rule: a relative one is ignored), else `~/fallback`.
+fn xdg(env: &Env, variable: &str, fallback: &str) -> Result<PathBuf> {
+    match env.get(variable).map(Path::new) {
+        Some(dir) if dir.is_absolute() => Ok(dir.to_owned()),
+        _ => Ok(home(env)?.join(fallback)),
+    }
+}
+
+/// `$HOME`, which must be an absolute path.
+fn home(env: &Env) -> Result<PathBuf> {
+    match env.get("HOME").map(Path::new) {
+        Some(home) if home.is_absolute() => Ok(home.to_owned()),
+        _ => Err(Error::Config(format!(
+            "finding the home directory: $HOME is not set to an absolute path (set HOME, or {} and {})",
+            environment::CONFIG,
+            environment::CACHE_DIR
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(not(target_os = "macos"))]
+    fn follows_the_xdg_rules() {
+        let env = Env::from_pairs([("HOME", "/home/u")]);
+        assert_eq!(config_file(None, &env).unwrap(), Path::new("/home/u/.config/tokenfob/config.toml"));
+        assert_eq!(cache_dir(&env).unwrap(), Path::new("/home/u/.cache/tokenfob"));
+        let env = Env::from_pairs([("HOME", "/home/u"), ("XDG_CONFIG_HOME", "/cfg"), ("XDG_CACHE_HOME", "/c")]);
+        assert_eq!(config_file(None, &env).unwrap(), Path::new("/cfg/tokenfob/config.toml"));
+        assert_eq!(cache_dir(&env).unwrap(), Path::new("/c/tokenfob"));
+        let relative = Env::from_pairs([("HOME", "/home/u"), ("XDG_CACHE_HOME", "c")]);
+        assert_eq!(cache_dir(&relative).unwrap(), Path::new("/home/u/.cache/tokenfob"));
+    }
+
+    #[test]
+    fn own_variables_and_the_flag_come_first_and_home_is_needed_otherwise() {
+        let env = Env::from_pairs([("TOKENFOB_CONFIG", "/x.toml"), ("TOKENFOB_CACHE_DIR", "/cache")]);
+        assert_eq!(config_file(None, &env).unwrap(), Path::new("/x.toml"));
+        assert_eq!(config_file(Some(Path::new("/y.toml")), &env).unwrap(), Path::new("/y.toml"));
+        assert_eq!(cache_dir(&env).unwrap(), Path::new("/cache"));
+        for env in [Env::default(), Env::from_pairs([("HOME", "relative")])] {
+            let e = cache_dir(&env).unwrap_err().to_string();
+            assert!(e.contains("HOME") && e.contains("TOKENFOB_CACHE_DIR"), "{e}");
+        }
+    }
 }
