@@ -26,6 +26,8 @@ struct Options {
     also: Vec<Build>,
     /// Only the cache-hit table (`--hit-only`), for comparing builds quickly.
     hit_only: bool,
+    /// Write the hot-path linker script from this unstripped build instead of measuring (`--hot-path BINARY`).
+    hot_path: Option<PathBuf>,
 }
 
 /// A build of tokenfob under test: the file as built, and the copy of it that is run.
@@ -82,6 +84,7 @@ fn main() {
         tokenfob: Build::install(tokenfob, &dir, 0),
         also: also.into_iter().enumerate().map(|(n, built)| Build::install(built, &dir, n + 1)).collect(),
         hit_only: args.iter().any(|a| a == "--hit-only"),
+        hot_path: value("--hot-path").pop(),
     };
     let result = std::panic::catch_unwind(|| run(&opts, &dir, &root, quick));
     let _ = std::fs::remove_dir_all(&dir);
@@ -105,6 +108,10 @@ fn run(opts: &Options, dir: &Path, root: &Path, quick: bool) {
     let floor = build_floor(dir, token.trim());
     let trampoline = build_trampoline(dir);
     plant_git_credentials(dir, token.trim());
+    if let Some(binary) = &opts.hot_path {
+        write_hot_path(binary, dir, root);
+        return;
+    }
 
     println!("# tokenfob benchmark{}", if quick { " (quick mode: numbers are indicative only)" } else { "" });
     println!();
@@ -196,6 +203,70 @@ fn with_user_environment(mut cmd: Command, dir: &Path) -> Command {
         .env("LANG", "C.UTF-8")
         .env("USER", "bench");
     cmd
+}
+
+/// `--hot-path BINARY`: runs the cache-hit forms under valgrind's callgrind with an unstripped build, and writes the
+/// Rust functions they execute to `.cargo/hot-path.ld` as patterns that survive rebuilds (the hash in a legacy
+/// symbol and the crate disambiguators in a v0 symbol become `*`). `cargo static-release` links with that script,
+/// which places those functions together at the start of the code: a hit then touches a few 64 KB fault-around
+/// windows of the binary instead of a dozen (docs/performance.md). Rerun it when the hit path changes.
+fn write_hot_path(binary: &Path, dir: &Path, root: &Path) {
+    let mut patterns = std::collections::BTreeSet::new();
+    let forms: [&[&str]; 3] = [&["get", "od"], &["get", "od", "-o", "json"], &["kubectl", "od"]];
+    for form in forms {
+        let out = dir.join("callgrind.out");
+        let mut cmd = with_user_environment(Command::new("valgrind"), dir);
+        cmd.args(["--tool=callgrind", "--demangle=no"]).arg(format!("--callgrind-out-file={}", out.display()));
+        cmd.arg(binary).args(form).env("OD_PASSWORD", PASSWORD);
+        let ran = if form[0] == "kubectl" { as_kubectl_runs_it(cmd) } else { cmd }.output();
+        let ran = ran.expect("valgrind runs the hit path (Debian package valgrind)");
+        assert!(ran.status.success(), "valgrind {}: {}", binary.display(), String::from_utf8_lossy(&ran.stderr));
+        for line in std::fs::read_to_string(&out).unwrap().lines() {
+            // "fn=(12) name", or "cfn=(12) name" for a callee, names a function the first time it appears.
+            let named = line.strip_prefix("fn=(").or_else(|| line.strip_prefix("cfn=("));
+            let Some(name) = named.and_then(|l| l.split_once(") ")).map(|(_, n)| n) else { continue };
+            if name.starts_with("_ZN") || name.starts_with("_R") {
+                patterns.insert(hash_free(name));
+            }
+        }
+    }
+    let mut script = String::from(
+        "/* The functions of a cache hit, placed together at the start of the code (docs/performance.md).\n   \
+         Written by `cargo run --release -p tokenfob-bench -- --hot-path UNSTRIPPED_BUILD`; do not edit. */\n\
+         SECTIONS {\n  .text.hot : {\n",
+    );
+    for pattern in &patterns {
+        script.push_str(&format!("    *(.text.{pattern})\n"));
+    }
+    script.push_str("  }\n} INSERT BEFORE .text;\n");
+    std::fs::write(root.join(".cargo/hot-path.ld"), script).unwrap();
+    println!("wrote .cargo/hot-path.ld: {} function patterns", patterns.len());
+}
+
+/// A symbol name as a linker-script pattern that matches it in any build: the legacy mangling's trailing hash
+/// (`17h0123456789abcdefE`) and v0's crate disambiguators (`Cs0aBc_`) become `*`.
+fn hash_free(symbol: &str) -> String {
+    let mut out = String::new();
+    let mut rest = symbol;
+    if symbol.starts_with("_ZN") && symbol.len() > 20 && symbol[symbol.len() - 20..].starts_with("17h") {
+        return format!("{}17h*", &symbol[..symbol.len() - 20]);
+    }
+    while let Some(at) = rest.find("Cs") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        match after.find('_') {
+            Some(end) if after[..end].chars().all(|c| c.is_ascii_alphanumeric()) && end > 0 => {
+                out.push_str("Cs*_");
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str("Cs");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// kubectl describes its request in `KUBERNETES_EXEC_INFO` (client-go, for an exec user with apiVersion v1).
