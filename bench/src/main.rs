@@ -539,6 +539,7 @@ fn sizes_and_syscalls(opts: &Options, dir: &Path) {
     println!("## Size and system calls");
     println!();
     println!("- release binary: {size:.2} MiB (stripped)");
+    println!("- {}", hot_section(&opts.tokenfob.installed));
     let Some(strace) = which("strace") else {
         println!("- strace is not on this machine: no system call count");
         return;
@@ -567,6 +568,24 @@ fn sizes_and_syscalls(opts: &Options, dir: &Path) {
         named("execve"),
         opened.join(", ")
     );
+}
+
+/// The size of the `.text.hot` section that `.cargo/hot-path.ld` fills: if it shrinks to nothing after a change,
+/// the script's patterns no longer name the hit path's functions and `--hot-path` should be rerun.
+fn hot_section(binary: &Path) -> String {
+    let Ok(out) = Command::new("readelf").args(["-SW"]).arg(binary).output() else {
+        return "readelf is not on this machine: no .text.hot size".into();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let size = text.lines().find(|l| l.contains(" .text.hot ")).and_then(|l| {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        let at = fields.iter().position(|f| *f == ".text.hot")?;
+        u64::from_str_radix(fields.get(at + 4)?, 16).ok()
+    });
+    match size {
+        Some(bytes) => format!("hit-path code placed together (.text.hot): {} KiB", bytes / 1024),
+        None => "no .text.hot section: a build without .cargo/hot-path.ld".into(),
+    }
 }
 
 fn which(name: &str) -> Option<PathBuf> {
