@@ -68,3 +68,18 @@ impl Env {
         matches!(self.get(LOG), Some("debug" | "trace"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_later_of_two_values_wins_and_empty_is_unset() {
+        let env = Env::from_pairs([("A", "first"), ("B", ""), ("A", "second")]);
+        assert_eq!(env.get("A"), Some("second"));
+        assert_eq!(env.get("B"), None);
+        assert_eq!(env.get("C"), None);
+        assert!(Env::from_pairs([(NO_INPUT, "yes")]).flag(NO_INPUT));
+        assert!(!Env::from_pairs([(NO_INPUT, "0")]).flag(NO_INPUT));
+    }
+}
