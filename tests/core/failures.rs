@@ -144,3 +144,52 @@ fn proxy_variables_are_honoured() {
     s.get(&["od"]);
     assert_eq!((s.emu.count("od.login"), proxy.count()), (1, 1));
 }
+
+#[test]
+fn https_goes_through_the_proxy_as_a_connect_tunnel() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use crate::support::server::{Response, Server, Tls};
+    let s = Sandbox::new();
+    let tls = Tls::new();
+    let server = Server::start(
+        Some(tls.config.clone()),
+        std::sync::Arc::new(|_| Response::json(200, r#"{"token":"tunnel-token-6d2"}"#)),
+    );
+    s.secret("tunnel-token-6d2");
+    // A forward proxy that only tunnels: it reads the CONNECT line, dials the target, and copies bytes both ways, so
+    // it sees the target's name and nothing of the login (TLS runs end to end through it).
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_port = proxy.local_addr().unwrap().port();
+    let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&targets);
+    std::thread::spawn(move || {
+        for client in proxy.incoming().flatten() {
+            let mut reader = BufReader::new(client.try_clone().unwrap());
+            let mut head = String::new();
+            while reader.read_line(&mut head).unwrap_or(0) > 2 && !head.ends_with("\r\n\r\n") {}
+            let target = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+            seen.lock().unwrap().push(head.lines().next().unwrap_or_default().to_owned());
+            let Ok(upstream) = TcpStream::connect(&target) else { continue };
+            let mut client = client;
+            client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").unwrap();
+            let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+            let mut down = client.try_clone().unwrap();
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut up_write));
+            std::thread::spawn(move || std::io::copy(&mut up_read, &mut down));
+        }
+    });
+    let ca = s.dir.path().join("ca.pem");
+    std::fs::write(&ca, &tls.ca_pem).unwrap();
+    s.write_config(&format!(
+        "[profiles.t]\nkind = \"http\"\nca_file = \"{}\"\n[profiles.t.login]\nurl = \"https://127.0.0.1:{}/login\"\n\
+         [profiles.t.reply]\ntoken_pointer = \"/token\"\n",
+        ca.display(),
+        server.port
+    ));
+    s.set_env("HTTPS_PROXY", &format!("http://127.0.0.1:{proxy_port}"));
+    assert_eq!(s.get(&["t"]), "tunnel-token-6d2");
+    assert_eq!(targets.lock().unwrap().as_slice(), [format!("CONNECT 127.0.0.1:{} HTTP/1.1", server.port)]);
+    assert_eq!(server.count(), 1, "the login reached the server through the tunnel");
+}

@@ -145,3 +145,55 @@ fn a_forged_state_is_refused() {
     assert!(run.stderr.contains("state that does not match"), "{run:#?}");
     assert_eq!(server.count(), 0, "the forged code was never exchanged");
 }
+
+#[test]
+fn password_grant_logs_in_refreshes_and_reports_a_wrong_password() {
+    // RFC 6749 4.3, which oidc-provider does not implement: a stub token endpoint that knows one user.
+    let (server, log) = stub(|req, n| {
+        let form: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+        match (req.path.as_str(), field("grant_type")) {
+            ("/token", "password") if field("username") == "ada" && field("password") == "pw-grant-3e9" => {
+                Response::json(
+                    200,
+                    &format!(
+                        r#"{{"access_token":"pw-access-{n}","token_type":"Bearer","expires_in":600,"refresh_token":"pw-refresh-8a0"}}"#
+                    ),
+                )
+            }
+            ("/token", "password") => {
+                Response::json(400, r#"{"error":"invalid_grant","error_description":"bad user credentials"}"#)
+            }
+            ("/token", "refresh_token") if field("refresh_token") == "pw-refresh-8a0" => Response::json(
+                200,
+                &format!(r#"{{"access_token":"pw-access-{n}","token_type":"Bearer","expires_in":600}}"#),
+            ),
+            _ => Response::json(400, r#"{"error":"invalid_request"}"#),
+        }
+    });
+    let s = Sandbox::new();
+    s.write_config(&format!(
+        "[profiles.p]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:{}/token\"\ngrant = \"password\"\n\
+         client_id = \"cli\"\nusername = \"ada\"\npassword = {{ env = \"PW\" }}\nscopes = [\"openid\", \"profile\"]\n",
+        server.port
+    ));
+    for secret in ["pw-grant-3e9", "pw-refresh-8a0", "wrong-pw-55c"] {
+        s.secret(secret);
+    }
+    s.set_env("PW", "pw-grant-3e9");
+    assert_eq!(s.get(&["p"]), "pw-access-1");
+    assert_eq!(s.get(&["p"]), "pw-access-1", "a hit");
+    let login = log.lock().unwrap()[0].clone();
+    for part in
+        ["grant_type=password", "username=ada", "password=pw-grant-3e9", "scope=openid+profile", "client_id=cli"]
+    {
+        assert!(login.contains(part), "{part} missing from {login}");
+    }
+    s.expire("p");
+    assert_eq!(s.get(&["p"]), "pw-access-2", "renewed with the refresh token");
+    assert!(log.lock().unwrap()[1].contains("grant_type=refresh_token"));
+    s.set_env("PW", "wrong-pw-55c");
+    s.run(&["login", "p"]).fails(3, "bad user credentials");
+    assert_eq!(log.lock().unwrap().len(), 3);
+}
