@@ -19,12 +19,7 @@ pub fn config_file(flag: Option<&Path>, env: &Env) -> Result<PathBuf> {
     if let Some(path) = env.get(environment::CONFIG) {
         return Ok(PathBuf::from(path));
     }
-    let base = if cfg!(target_os = "macos") {
-        home(env)?.join("Library/Application Support")
-    } else {
-        xdg(env, "XDG_CONFIG_HOME", ".config")?
-    };
-    Ok(base.join("tokenfob/config.toml"))
+    Ok(user_dir(env, "XDG_CONFIG_HOME", ".config", "Library/Application Support")?.join("tokenfob/config.toml"))
 }
 
 /// The cache directory.
@@ -32,19 +27,18 @@ pub fn cache_dir(env: &Env) -> Result<PathBuf> {
     if let Some(path) = env.get(environment::CACHE_DIR) {
         return Ok(PathBuf::from(path));
     }
-    let base = if cfg!(target_os = "macos") {
-        home(env)?.join("Library/Caches")
-    } else {
-        xdg(env, "XDG_CACHE_HOME", ".cache")?
-    };
-    Ok(base.join("tokenfob"))
+    Ok(user_dir(env, "XDG_CACHE_HOME", ".cache", "Library/Caches")?.join("tokenfob"))
 }
 
-/// `$variable` when it is an absolute path (the XDG rule: a relative one is ignored), else `~/fallback`.
-fn xdg(env: &Env, variable: &str, fallback: &str) -> Result<PathBuf> {
-    match env.get(variable).map(Path::new) {
+/// A user directory: on macOS `~/<macos>`; elsewhere `$<xdg_variable>` when it is an absolute path (the XDG rule: a
+/// relative one is ignored), else `~/<xdg_default>`.
+fn user_dir(env: &Env, xdg_variable: &str, xdg_default: &str, macos: &str) -> Result<PathBuf> {
+    if cfg!(target_os = "macos") {
+        return Ok(home(env)?.join(macos));
+    }
+    match env.get(xdg_variable).map(Path::new) {
         Some(dir) if dir.is_absolute() => Ok(dir.to_owned()),
-        _ => Ok(home(env)?.join(fallback)),
+        _ => Ok(home(env)?.join(xdg_default)),
     }
 }
 
