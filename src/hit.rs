@@ -12,6 +12,8 @@
 use std::io::Write;
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
 use crate::broker::Served;
 use crate::cache::{Cache, ConfigStamp};
 use crate::cli::Format;
@@ -27,8 +29,8 @@ enum Ask<'a> {
 pub fn answer(args: &[String], env: &Env, out: &mut dyn Write) -> bool {
     let Some(ask) = parse(args) else { return false };
     let (Ask::Get { profile, .. } | Ask::Kubectl { profile }) = ask;
-    let Some(served) = fresh(profile, env) else { return false };
     let now = crate::clock::now();
+    let Some(served) = fresh(profile, env, now) else { return false };
     let text = match ask {
         Ask::Get { format, .. } => crate::faces::render(format, &served.0),
         Ask::Kubectl { .. } => match crate::faces::kubectl::exec_info(env.get("KUBERNETES_EXEC_INFO")) {
@@ -63,8 +65,8 @@ fn parse(args: &[String]) -> Option<Ask<'_>> {
 }
 
 /// The cached token of `profile` and its margin, if the entry was made with the configuration file as it is now
-/// and the token is fresh.
-fn fresh(profile: &str, env: &Env) -> Option<(Served, Duration)> {
+/// and the token is fresh at `now`.
+fn fresh(profile: &str, env: &Env, now: OffsetDateTime) -> Option<(Served, Duration)> {
     let config = crate::paths::config_file(None, env).ok()?;
     let stamp = ConfigStamp::of(&config)?;
     let entry = Cache::new(crate::paths::cache_dir(env).ok()?).read(profile).ok()??;
@@ -72,7 +74,7 @@ fn fresh(profile: &str, env: &Env) -> Option<(Served, Duration)> {
         return None;
     }
     let margin = Duration::from_millis(entry.margin_ms?);
-    crate::token::check(entry.token.is_some(), entry.expires_at, crate::clock::now(), margin).ok()?;
+    crate::token::check(entry.token.is_some(), entry.expires_at, now, margin).ok()?;
     let served = Served { profile: profile.to_owned(), token: entry.token?, expires_at: entry.expires_at };
     Some((served, margin))
 }
