@@ -147,3 +147,38 @@ fn the_cache_hit_shortcut_trusts_an_entry_only_while_the_config_file_is_unchange
     s.run(&["get", "od"]).fails(2, "config.toml");
     assert_eq!(s.emu.count("od.login"), 1);
 }
+
+#[test]
+fn default_paths_follow_home_and_the_xdg_variables() {
+    let s = Sandbox::new();
+    let home = s.dir.path();
+    // As a user's tool runs it: no TOKENFOB_CONFIG or TOKENFOB_CACHE_DIR, so the paths come from HOME and XDG.
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = s.command(args);
+        cmd.env_remove("TOKENFOB_CONFIG").env_remove("TOKENFOB_CACHE_DIR").envs(env.iter().copied());
+        s.check(cmd.output().unwrap())
+    };
+    std::fs::create_dir_all(home.join(".config/tokenfob")).unwrap();
+    std::fs::rename(s.config_path(), home.join(".config/tokenfob/config.toml")).unwrap();
+    let token = run(&["get", "od"], &[]).ok().to_owned();
+    s.secret(&token);
+    assert_eq!(mode(&home.join(".cache/tokenfob")), 0o700);
+    assert_eq!(mode(&home.join(".cache/tokenfob/od.json")), 0o600);
+    // The cache-hit shortcut finds the same places.
+    assert_eq!(run(&["get", "od"], &[]).ok(), token);
+    assert_eq!(s.emu.count("od.login"), 1);
+
+    let (xdg_config, xdg_cache) = (home.join("xdg-config"), home.join("xdg-cache"));
+    std::fs::create_dir_all(xdg_config.join("tokenfob")).unwrap();
+    std::fs::rename(home.join(".config/tokenfob/config.toml"), xdg_config.join("tokenfob/config.toml")).unwrap();
+    let xdg = [("XDG_CONFIG_HOME", xdg_config.to_str().unwrap()), ("XDG_CACHE_HOME", xdg_cache.to_str().unwrap())];
+    let in_xdg = run(&["get", "od"], &xdg).ok().to_owned();
+    s.secret(&in_xdg);
+    assert_eq!(s.emu.count("od.login"), 2, "the XDG cache started empty");
+    assert_eq!(mode(&xdg_cache.join("tokenfob/od.json")), 0o600);
+    assert_eq!(run(&["get", "od"], &xdg).ok(), in_xdg);
+
+    let mut homeless = s.command(&["get", "od"]);
+    homeless.env_remove("TOKENFOB_CONFIG").env_remove("TOKENFOB_CACHE_DIR").env_remove("HOME");
+    s.check(homeless.output().unwrap()).fails(2, "set HOME, or TOKENFOB_CONFIG and TOKENFOB_CACHE_DIR");
+}
