@@ -2,6 +2,7 @@
 
 use tokenfob::emulator::Fault;
 
+use crate::support::server::{Response, Server, Tls};
 use crate::support::{Sandbox, closed_port};
 
 fn html_500() -> Fault {
@@ -92,35 +93,42 @@ fn a_failing_command_is_a_clear_error() {
     s.run(&["get", "c"]).fails(1, "failed with exit status: 7");
 }
 
-#[test]
-fn https_logins_verify_the_server_and_trust_ca_file() {
-    use crate::support::server::{Response, Server, Tls};
-    let s = Sandbox::new();
+/// An https server with a CA of its own that answers every request with `{"token": token}`, and the CA's PEM file
+/// in the sandbox.
+fn https_token_server(s: &Sandbox, token: &'static str) -> (Server, std::path::PathBuf) {
     let tls = Tls::new();
     let server = Server::start(
         Some(tls.config.clone()),
-        std::sync::Arc::new(|_| Response::json(200, r#"{"token":"tls-token-0451"}"#)),
+        std::sync::Arc::new(move |_| Response::json(200, &format!(r#"{{"token":"{token}"}}"#))),
     );
-    s.secret("tls-token-0451");
+    s.secret(token);
     let ca = s.dir.path().join("ca.pem");
     std::fs::write(&ca, &tls.ca_pem).unwrap();
-    let profile = |ca_line: &str| {
-        format!(
-            "[profiles.t]\nkind = \"http\"\n{ca_line}\n[profiles.t.login]\nurl = \"https://127.0.0.1:{}/login\"\n[profiles.t.reply]\ntoken_pointer = \"/token\"\n",
-            server.port
-        )
-    };
-    s.write_config(&profile(""));
+    (server, ca)
+}
+
+/// An `http` profile `t` that logs in at `https://127.0.0.1:<port>/login`, with `extra` lines (such as `ca_file`).
+fn https_profile(port: u16, extra: &str) -> String {
+    format!(
+        "[profiles.t]\nkind = \"http\"\n{extra}\n[profiles.t.login]\nurl = \"https://127.0.0.1:{port}/login\"\n\
+         [profiles.t.reply]\ntoken_pointer = \"/token\"\n"
+    )
+}
+
+#[test]
+fn https_logins_verify_the_server_and_trust_ca_file() {
+    let s = Sandbox::new();
+    let (server, ca) = https_token_server(&s, "tls-token-0451");
+    s.write_config(&https_profile(server.port, ""));
     s.run(&["get", "t"]).fails(4, "cannot reach").fails(4, "certificate");
     assert_eq!(server.count(), 0, "no request went to an unverified server");
-    s.write_config(&profile(&format!("ca_file = \"{}\"", ca.display())));
+    s.write_config(&https_profile(server.port, &format!("ca_file = \"{}\"", ca.display())));
     assert_eq!(s.get(&["t"]), "tls-token-0451");
     assert_eq!(server.count(), 1);
 }
 
 #[test]
 fn proxy_variables_are_honoured() {
-    use crate::support::server::{Response, Server};
     let s = Sandbox::new();
     // A forward proxy sees the login in absolute form and answers for the server behind it.
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -150,14 +158,8 @@ fn https_goes_through_the_proxy_as_a_connect_tunnel() {
     use std::io::{BufRead, BufReader, Write};
     use std::net::{TcpListener, TcpStream};
 
-    use crate::support::server::{Response, Server, Tls};
     let s = Sandbox::new();
-    let tls = Tls::new();
-    let server = Server::start(
-        Some(tls.config.clone()),
-        std::sync::Arc::new(|_| Response::json(200, r#"{"token":"tunnel-token-6d2"}"#)),
-    );
-    s.secret("tunnel-token-6d2");
+    let (server, ca) = https_token_server(&s, "tunnel-token-6d2");
     // A forward proxy that only tunnels: it reads the CONNECT line, dials the target, and copies bytes both ways, so
     // it sees the target's name and nothing of the login (TLS runs end to end through it).
     let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -168,7 +170,7 @@ fn https_goes_through_the_proxy_as_a_connect_tunnel() {
         for client in proxy.incoming().flatten() {
             let mut reader = BufReader::new(client.try_clone().unwrap());
             let mut head = String::new();
-            while reader.read_line(&mut head).unwrap_or(0) > 2 && !head.ends_with("\r\n\r\n") {}
+            while reader.read_line(&mut head).unwrap_or(0) > 2 {} // up to the blank line
             let target = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
             seen.lock().unwrap().push(head.lines().next().unwrap_or_default().to_owned());
             let Ok(upstream) = TcpStream::connect(&target) else { continue };
@@ -180,14 +182,7 @@ fn https_goes_through_the_proxy_as_a_connect_tunnel() {
             std::thread::spawn(move || std::io::copy(&mut up_read, &mut down));
         }
     });
-    let ca = s.dir.path().join("ca.pem");
-    std::fs::write(&ca, &tls.ca_pem).unwrap();
-    s.write_config(&format!(
-        "[profiles.t]\nkind = \"http\"\nca_file = \"{}\"\n[profiles.t.login]\nurl = \"https://127.0.0.1:{}/login\"\n\
-         [profiles.t.reply]\ntoken_pointer = \"/token\"\n",
-        ca.display(),
-        server.port
-    ));
+    s.write_config(&https_profile(server.port, &format!("ca_file = \"{}\"", ca.display())));
     s.set_env("HTTPS_PROXY", &format!("http://127.0.0.1:{proxy_port}"));
     assert_eq!(s.get(&["t"]), "tunnel-token-6d2");
     assert_eq!(targets.lock().unwrap().as_slice(), [format!("CONNECT 127.0.0.1:{} HTTP/1.1", server.port)]);
