@@ -254,11 +254,14 @@ fn write_hot_path(binary: &Path, dir: &Path, root: &Path) {
 /// A symbol name as a linker-script pattern that matches it in any build: the legacy mangling's trailing hash
 /// (`17h0123456789abcdefE`) and v0's crate disambiguators (`Cs0aBc_`) become `*`.
 fn hash_free(symbol: &str) -> String {
-    let mut out = String::new();
-    let mut rest = symbol;
-    if symbol.starts_with("_ZN") && symbol.len() > 20 && symbol[symbol.len() - 20..].starts_with("17h") {
-        return format!("{}17h*", &symbol[..symbol.len() - 20]);
+    if symbol.starts_with("_ZN")
+        && let Some((body, hash)) = symbol.rsplit_once("17h")
+        && hash.len() == 17
+        && hash.ends_with('E')
+    {
+        return format!("{body}17h*");
     }
+    let (mut out, mut rest) = (String::new(), symbol);
     while let Some(at) = rest.find("Cs") {
         out.push_str(&rest[..at]);
         let after = &rest[at + 2..];
@@ -342,6 +345,15 @@ fn git_credential_store(dir: &Path) -> Command {
     c.args(["credential-store", "get"]).env_clear().env("HOME", dir).env("GIT_CONFIG_NOSYSTEM", "1");
     c.stdin(File::open(dir.join("git-input")).unwrap());
     c
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hash_free_patterns() {
+        assert_eq!(super::hash_free("_ZN8tokenfob3hit6answer17h0123456789abcdefE"), "_ZN8tokenfob3hit6answer17h*");
+        assert_eq!(super::hash_free("_RNvNtNtCsjrHSEGnQ3l9_3std3sys2fs8metadata"), "_RNvNtNtCs*_3std3sys2fs8metadata");
+    }
 }
 
 /// Compiles C `source` into a static program `dir/name`.
