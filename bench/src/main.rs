@@ -347,15 +347,6 @@ fn git_credential_store(dir: &Path) -> Command {
     c
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hash_free_patterns() {
-        assert_eq!(super::hash_free("_ZN8tokenfob3hit6answer17h0123456789abcdefE"), "_ZN8tokenfob3hit6answer17h*");
-        assert_eq!(super::hash_free("_RNvNtNtCsjrHSEGnQ3l9_3std3sys2fs8metadata"), "_RNvNtNtCs*_3std3sys2fs8metadata");
-    }
-}
-
 /// Compiles C `source` into a static program `dir/name`.
 fn compile_static(dir: &Path, name: &str, source: &str) -> PathBuf {
     let (src, out) = (dir.join(format!("{name}.c")), dir.join(name));
@@ -627,4 +618,13 @@ fn machine() -> String {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cores} cores, {model}, Linux {}", kernel.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hash_free_patterns() {
+        assert_eq!(super::hash_free("_ZN8tokenfob3hit6answer17h0123456789abcdefE"), "_ZN8tokenfob3hit6answer17h*");
+        assert_eq!(super::hash_free("_RNvNtNtCsjrHSEGnQ3l9_3std3sys2fs8metadata"), "_RNvNtNtCs*_3std3sys2fs8metadata");
+    }
 }
