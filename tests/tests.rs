@@ -2,6 +2,7 @@
 //! clean environment against loopback servers that count requests.
 
 mod core;
+mod hardening;
 mod integrations;
 mod oauth;
 mod reliability;
