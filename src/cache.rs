@@ -249,7 +249,7 @@ impl Cache {
         self.remove_stale_temps(lock);
         let path = self.entry_path(&lock.profile);
         let json = serde_json::to_vec_pretty(entry).map_err(|e| Error::Other(format!("encoding cache entry: {e}")))?;
-        let temp = self.dir.join(format!(".{}.{}.tmp", lock.profile, crate::sys::random_hex(8)));
+        let temp = self.dir.join(format!(".{}.{}.tmp", lock.profile, crate::sys::random_hex(8)?));
         let result = write_new(&temp, &json).and_then(|()| fs::rename(&temp, &path));
         if let Err(e) = result {
             let _ = fs::remove_file(&temp);

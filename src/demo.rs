@@ -60,7 +60,7 @@ const STEPS: &[Step] = &[
 pub fn run(env: &Env, out: &mut dyn Write) -> Result<()> {
     let emu = Emulator::start(OD_PASSWORD, SESSION_PASSWORD, GD_BOOTSTRAP)
         .map_err(|e| Error::Other(format!("starting the emulator: {e}")))?;
-    let dir = TempDir(std::env::temp_dir().join(format!("tokenfob-demo-{}", crate::sys::random_hex(6))));
+    let dir = TempDir(std::env::temp_dir().join(format!("tokenfob-demo-{}", crate::sys::random_hex(6)?)));
     std::fs::DirBuilder::new().mode(0o700).create(&dir.0).map_err(|e| Error::io("creating", &dir.0, e))?;
     let config = dir.0.join("config.toml");
     std::fs::write(&config, seed_config(&emu.url())).map_err(|e| Error::io("writing", &config, e))?;

@@ -252,7 +252,7 @@ impl State {
 
     fn fresh(&mut self, prefix: &str) -> String {
         self.serial += 1;
-        format!("{prefix}{}{}", self.serial, crate::sys::random_hex(6))
+        format!("{prefix}{}{}", self.serial, crate::sys::random_hex(6).expect("the emulator needs random bytes"))
     }
 
     fn onedata_login(&mut self, req: &Request) -> Response {
@@ -355,7 +355,7 @@ impl State {
                 json!({"title": "Conflict", "status": 409, "detail": "Token with this id already exists"}),
             );
         }
-        let token = base64url_encode(format!("{user}:{id}:{}", crate::sys::random_hex(16)).as_bytes());
+        let token = base64url_encode(format!("{user}:{id}:{}", crate::sys::random_hex(16).expect("the emulator needs random bytes")).as_bytes());
         self.valid.insert(token.clone());
         self.gd_tokens.insert(id.clone(), token.clone());
         let links = json!({"self": format!("/api/v1/entities/users/{user}/apiTokens/{id}")});

@@ -67,7 +67,8 @@ pub struct Engine<'a> {
     http: Http<'a>,
     known: HashMap<String, Value>,
     kept: BTreeMap<String, String>,
-    nonce: String,
+    /// Drawn on first use, so that a failing random source fails only the calls that need one.
+    nonce: Option<String>,
     secrets: Vec<Secret>,
     depth: usize,
     /// Lookup answers by URL, so several values from one discovery document cost one request.
@@ -84,7 +85,7 @@ impl<'a> Engine<'a> {
             http: Http::new(&profile.net),
             known: HashMap::new(),
             kept: BTreeMap::new(),
-            nonce: crate::sys::random_hex(4),
+            nonce: None,
             secrets: Vec::new(),
             depth: 0,
             fetched: HashMap::new(),
@@ -273,7 +274,7 @@ impl<'a> Engine<'a> {
                 }
                 if answer.status == 409 && spec.retry_on_conflict {
                     crate::log::debug(format_args!("{url} answered 409; drawing a new nonce"));
-                    self.renew_nonce();
+                    self.renew_nonce()?;
                     break;
                 }
                 return Ok((answer, sent_at, url));
@@ -286,8 +287,16 @@ impl<'a> Engine<'a> {
         })
     }
 
-    fn renew_nonce(&mut self) {
-        self.nonce = crate::sys::random_hex(4);
+    /// The current `{nonce}`, drawn on first use.
+    fn nonce(&mut self) -> Result<String> {
+        if self.nonce.is_none() {
+            self.nonce = Some(crate::sys::random_hex(4)?);
+        }
+        Ok(self.nonce.clone().unwrap_or_default())
+    }
+
+    fn renew_nonce(&mut self) -> Result<()> {
+        self.nonce = Some(crate::sys::random_hex(4)?);
         // Values built from templates may contain the old nonce: build them again.
         for (name, spec) in &self.recipe.vars {
             if matches!(spec, VarSpec::Plain(serde_json::Value::String(s)) if s.contains('{')) {
@@ -295,6 +304,7 @@ impl<'a> Engine<'a> {
                 self.kept.remove(name);
             }
         }
+        Ok(())
     }
 
     fn request(&mut self, spec: &CallSpec, url_template: &str, default_method: &str) -> Result<Outgoing> {
@@ -345,7 +355,7 @@ impl<'a> Engine<'a> {
             return Ok(Some(v.clone()));
         }
         let value = match name {
-            "nonce" => Some(Value::Plain(self.nonce.clone().into())),
+            "nonce" => Some(Value::Plain(self.nonce()?.into())),
             "hostname" => Some(Value::Plain(crate::sys::hostname().into())),
             "client_basic" => self.client_basic()?,
             _ => self.configured(name)?,
@@ -388,13 +398,13 @@ impl<'a> Engine<'a> {
     }
 
     /// A plain var's own template may use only `{hostname}` and `{nonce}`.
-    fn builtin_text(&self, template: &str) -> Result<String> {
+    fn builtin_text(&mut self, template: &str) -> Result<String> {
         let pieces = template::parse(template).map_err(|e| self.config_error(e))?;
         let mut out = String::new();
         for piece in pieces {
             match piece {
                 Piece::Text(t) => out.push_str(&t),
-                Piece::Var { name: "nonce", .. } => out.push_str(&self.nonce),
+                Piece::Var { name: "nonce", .. } => out.push_str(&self.nonce()?),
                 Piece::Var { name: "hostname", .. } => out.push_str(&crate::sys::hostname()),
                 Piece::Var { name, .. } => {
                     return Err(self.config_error(format!(

@@ -272,8 +272,8 @@ pub fn browser(
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Other(format!("{what}: listening on 127.0.0.1: {e}")))?;
     let port = listener.local_addr().map_err(|e| Error::Other(format!("{what}: {e}")))?.port();
-    let state = crate::sys::random_hex(16);
-    let verifier = crate::jwt::base64url_encode(&hex_bytes(&crate::sys::random_hex(32)));
+    let state = crate::sys::random_hex(16)?;
+    let verifier = crate::jwt::base64url_encode(&hex_bytes(&crate::sys::random_hex(32)?));
     let challenge =
         crate::jwt::base64url_encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()).as_ref());
     engine.set_plain("redirect_uri", format!("http://127.0.0.1:{port}/callback"));

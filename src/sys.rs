@@ -1,19 +1,22 @@
 //! Small facts from the operating system (random bytes, the host name) and process hardening.
 
-use std::io::Read;
+use crate::error::{Error, Result};
 
-/// `n` random bytes from the kernel, as lower-case hex.
-pub fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if filled.is_err() {
-        // No /dev/urandom (a strange chroot): fall back to time and pid, still unique enough for temp names, and
-        // temp files are created with O_EXCL anyway.
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
-            ^ u128::from(std::process::id());
-        bytes.iter_mut().enumerate().for_each(|(i, b)| *b = (seed >> ((i % 16) * 8)) as u8);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `n` random bytes from the kernel (ring's `SystemRandom`: getrandom(2)), as lower-case hex. There is no fallback:
+/// these bytes become the OAuth `state`, the PKCE verifier and nonces, and time-and-pid bytes would be guessable
+/// (issue #10), so a failing source is an error.
+pub fn random_hex(n: usize) -> Result<String> {
+    fill_hex(n, |bytes| ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes))
+}
+
+/// `n` bytes from `fill` as hex, or an error when `fill` fails (a parameter so that tests can make it fail; ring's
+/// `SecureRandom` is sealed).
+fn fill_hex(n: usize, fill: impl FnOnce(&mut [u8]) -> Result<(), ring::error::Unspecified>) -> Result<String> {
+    let mut bytes = zeroize::Zeroizing::new(vec![0u8; n]);
+    fill(&mut bytes).map_err(|_| {
+        Error::Other("the system's random number generator failed (getrandom); refusing to go on without it".into())
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// This machine's host name, reduced to letters, digits and '-' (it goes into GoodData token ids).
@@ -33,5 +36,25 @@ pub fn harden() {
     #[cfg(target_os = "linux")]
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_bytes_fail_closed() {
+        let e = fill_hex(16, |_| Err(ring::error::Unspecified)).unwrap_err();
+        assert!(e.to_string().contains("random number generator failed"), "{e}");
+        let hex = fill_hex(4, |b| {
+            b.copy_from_slice(&[0, 1, 0xab, 0xff]);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(hex, "0001abff");
+        let (a, b) = (random_hex(16).unwrap(), random_hex(16).unwrap());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
     }
 }

@@ -47,7 +47,7 @@ pub struct Sandbox {
 }
 
 fn random() -> String {
-    tokenfob::sys::random_hex(8)
+    tokenfob::sys::random_hex(8).unwrap()
 }
 
 impl Sandbox {
