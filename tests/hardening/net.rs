@@ -317,7 +317,8 @@ fn a_redirect_without_the_right_state_is_refused_and_the_login_goes_on() {
         r#"import socket, sys, time, urllib.parse as u, urllib.request as r, urllib.error as e
 q = u.parse_qs(u.urlparse(sys.argv[1]).query)
 redirect, state = q["redirect_uri"][0], q["state"][0]
-idle = socket.create_connection(u.urlparse(redirect).netloc.split(":") and (u.urlparse(redirect).hostname, u.urlparse(redirect).port))
+p = u.urlparse(redirect)
+idle = socket.create_connection((p.hostname, p.port))
 out = []
 def visit(query):
     try:
@@ -341,8 +342,17 @@ open(sys.argv[2], "w").write(" ".join(out))
     .unwrap();
     std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     s.set_env("BROWSER", browser.to_str().unwrap());
-    let term = WithTerminal::spawn(s.command(&["get", "b"]));
-    let run = s.check(term.child.wait_with_output().unwrap());
+    let mut term = WithTerminal::spawn(s.command(&["get", "b"]));
+    let (mut out, mut err) = (term.child.stdout.take().unwrap(), term.child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        err.read_to_end(&mut text).unwrap();
+        text
+    });
+    let mut stdout = Vec::new();
+    out.read_to_end(&mut stdout).unwrap();
+    let status = term.child.wait().unwrap();
+    let run = s.check(std::process::Output { status, stdout, stderr: reader.join().unwrap() });
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(run.stdout.trim(), "browser-token-8e1");
     assert!(!run.stderr.contains("forged-text-9f3"), "{run:#?}");

@@ -3,4 +3,4 @@
 
 mod edges;
 mod flows;
-mod provider;
+pub(crate) mod provider;

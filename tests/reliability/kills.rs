@@ -48,7 +48,7 @@ fn a_stopped_lock_holder_makes_waiters_time_out_with_exit_6() {
 
 /// A random number below `n`, from the kernel.
 fn below(n: u64) -> u64 {
-    u64::from_str_radix(&tokenfob::sys::random_hex(8), 16).unwrap() % n
+    u64::from_str_radix(&tokenfob::sys::random_hex(8).unwrap(), 16).unwrap() % n
 }
 
 #[test]

@@ -64,7 +64,7 @@ impl Tls {
         let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
         let leaf_key = rcgen::KeyPair::generate().unwrap();
         let leaf_params =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string(), "proxied.tokenfob.test".to_string()]).unwrap();
         let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
