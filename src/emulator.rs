@@ -355,7 +355,9 @@ impl State {
                 json!({"title": "Conflict", "status": 409, "detail": "Token with this id already exists"}),
             );
         }
-        let token = base64url_encode(format!("{user}:{id}:{}", crate::sys::random_hex(16).expect("the emulator needs random bytes")).as_bytes());
+        let token = base64url_encode(
+            format!("{user}:{id}:{}", crate::sys::random_hex(16).expect("the emulator needs random bytes")).as_bytes(),
+        );
         self.valid.insert(token.clone());
         self.gd_tokens.insert(id.clone(), token.clone());
         let links = json!({"self": format!("/api/v1/entities/users/{user}/apiTokens/{id}")});

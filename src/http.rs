@@ -6,6 +6,12 @@
 //! request is really https. Every answer is read to at most 1 MiB. A redirect is followed only within the same
 //! origin, so a password posted to a login URL is never re-sent to another host. Plain `http://` is refused unless
 //! the host is loopback or the profile sets `allow_http`.
+//!
+//! `timeout` bounds the whole exchange, body included: a server that trickles its answer a byte at a time must not
+//! hold the profile's lock forever (issue #10). Proxies come from the usual variables (read here, from [`Env`], not
+//! behind our back by reqwest): a loopback target never goes through a proxy (a proxy cannot reach our loopback, and
+//! it would see a plain-http login in clear), and a request that carries a secret over plain http is refused rather
+//! than sent to a proxy over a plain-http hop. https through any proxy is a `CONNECT` tunnel, so TLS runs end to end.
 
 use std::io::Read;
 use std::net::IpAddr;
@@ -16,6 +22,7 @@ use reqwest::blocking::Client;
 use time::OffsetDateTime;
 
 use crate::config::NetOptions;
+use crate::environment::Env;
 use crate::error::{Error, Result};
 use crate::reply::Answer;
 use crate::secret::Secret;
@@ -33,28 +40,38 @@ pub struct Outgoing {
     pub headers: Vec<(String, Secret)>,
     /// The body, if any.
     pub body: Option<Secret>,
+    /// Whether a header or the body holds a secret (then no plain-http hop to a proxy is allowed).
+    pub carries_secret: bool,
 }
 
-/// Lazily built HTTP clients for one profile's settings: one for https, one for plain http.
+/// Lazily built HTTP clients for one profile's settings, one per route (https or not, which proxy).
 pub struct Http<'a> {
     net: &'a NetOptions,
-    https: Option<Client>,
-    plain: Option<Client>,
+    proxies: Proxies,
+    clients: Vec<(Route, Client)>,
+}
+
+/// How a request travels: over TLS or not, and through which proxy (its URL), if any.
+#[derive(Clone, PartialEq)]
+struct Route {
+    https: bool,
+    proxy: Option<String>,
 }
 
 impl<'a> Http<'a> {
-    /// A client that does nothing until the first request.
-    pub fn new(net: &'a NetOptions) -> Http<'a> {
-        Http { net, https: None, plain: None }
+    /// A client that does nothing until the first request; proxies come from `env`.
+    pub fn new(net: &'a NetOptions, env: &Env) -> Http<'a> {
+        Http { net, proxies: Proxies::from_env(env), clients: Vec::new() }
     }
 
     /// Sends `req`; `what` names the step in errors ("logging in to profile od"). Returns the answer and when the
     /// request was sent.
     pub fn send(&mut self, req: Outgoing, what: &str) -> Result<(Answer, OffsetDateTime)> {
         check_scheme(&req.url, self.net.allow_http)?;
-        let client = self.client(req.url.scheme() == "https")?;
         let url_text = redacted(&req.url);
-        let mut builder = client.request(req.method.clone(), req.url.clone());
+        let route = self.route(&req, what)?;
+        let client = self.client(route)?;
+        let mut builder = client.request(req.method.clone(), req.url.clone()).timeout(self.net.timeout);
         for (name, value) in &req.headers {
             builder = builder.header(name.as_str(), value.expose());
         }
@@ -72,8 +89,7 @@ impl<'a> Http<'a> {
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        let mut body = Vec::new();
-        (&mut response).take(MAX_BODY as u64 + 1).read_to_end(&mut body).map_err(|e| net_error(&e))?;
+        let body = read_body(&mut response, started + self.net.timeout).map_err(|e| net_error(&e))?;
         crate::log::debug(format_args!("{} {url_text} -> {status} in {:?}", req.method, started.elapsed()));
         if body.len() > MAX_BODY {
             return Err(Error::Server { what: what.into(), url: url_text, why: "a body over 1 MiB (cut off)".into() });
@@ -81,16 +97,86 @@ impl<'a> Http<'a> {
         Ok((Answer { status, headers, body }, sent_at))
     }
 
-    fn client(&mut self, https: bool) -> Result<&Client> {
-        let slot = if https { &mut self.https } else { &mut self.plain };
-        if slot.is_none() {
-            *slot = Some(build_client(self.net, https)?);
+    /// The route of `req`: direct for loopback and for hosts in `NO_PROXY`, else the proxy of its scheme; an error
+    /// when that would put a secret on a plain-http hop to a proxy.
+    fn route(&self, req: &Outgoing, what: &str) -> Result<Route> {
+        let https = req.url.scheme() == "https";
+        let proxy = if is_loopback(&req.url) { None } else { self.proxies.for_url(&req.url) };
+        if let Some((var, proxy)) = proxy
+            && !https
+            && req.carries_secret
+            && !proxy.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+        {
+            return Err(Error::Config(format!(
+                "{what}: refusing to send credentials to {} through the proxy {} (from {var}) over plain http, where \
+                 the proxy and the network would see them (use https, or exempt the host in NO_PROXY)",
+                redacted(&req.url),
+                redacted_text(proxy)
+            )));
         }
-        Ok(slot.as_ref().expect("built above"))
+        Ok(Route { https, proxy: proxy.map(|(_, p)| p.to_owned()) })
+    }
+
+    fn client(&mut self, route: Route) -> Result<Client> {
+        if let Some((_, client)) = self.clients.iter().find(|(r, _)| *r == route) {
+            return Ok(client.clone());
+        }
+        let client = build_client(self.net, &route)?;
+        self.clients.push((route, client.clone()));
+        Ok(client)
     }
 }
 
-fn build_client(net: &NetOptions, https: bool) -> Result<Client> {
+/// Reads a body of at most `MAX_BODY` + 1 bytes, failing with a time-out once `deadline` has passed.
+fn read_body(response: &mut impl Read, deadline: Instant) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    while body.len() <= MAX_BODY {
+        if Instant::now() > deadline {
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"));
+        }
+        match response.read(&mut chunk)? {
+            0 => break,
+            n => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Ok(body)
+}
+
+/// The proxy variables, read the way curl and reqwest read them.
+struct Proxies {
+    http: Option<(&'static str, String)>,
+    https: Option<(&'static str, String)>,
+    no: String,
+}
+
+impl Proxies {
+    fn from_env(env: &Env) -> Proxies {
+        let first = |names: [&'static str; 4]| names.into_iter().find_map(|n| Some((n, env.get(n)?.to_owned())));
+        // Under CGI, HTTP_PROXY may come from a request header ("httpoxy"); hyper-util ignores proxies there.
+        if env.get("REQUEST_METHOD").is_some() {
+            return Proxies { http: None, https: None, no: String::new() };
+        }
+        Proxies {
+            http: first(["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]),
+            https: first(["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
+            no: env.get("NO_PROXY").or_else(|| env.get("no_proxy")).unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// The variable and proxy URL for `url`, or `None` to go direct.
+    fn for_url(&self, url: &Url) -> Option<(&'static str, &str)> {
+        let (var, proxy) = if url.scheme() == "https" { self.https.as_ref()? } else { self.http.as_ref()? };
+        // NO_PROXY is matched by hyper-util's own rules (domains and their subdomains, IPs, CIDR ranges, `*`).
+        let matcher = hyper_util::client::proxy::matcher::Matcher::builder().all("http://proxy").no(self.no.as_str());
+        let uri: http::Uri = url.as_str().parse().ok()?;
+        matcher.build().intercept(&uri)?;
+        Some((var, proxy.as_str()))
+    }
+}
+
+fn build_client(net: &NetOptions, route: &Route) -> Result<Client> {
+    let https = route.https;
     // reqwest is built without a crypto provider (to keep aws-lc out of the build); ring is ours. Err means one is
     // already installed, which is fine.
     let provider = rustls::crypto::ring::default_provider();
@@ -102,7 +188,15 @@ fn build_client(net: &NetOptions, https: bool) -> Result<Client> {
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
             let same_origin = attempt.previous().last().is_some_and(|prev| prev.origin() == attempt.url().origin());
             if same_origin && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
-        }));
+        }))
+        // Proxies are chosen here, per route, never by reqwest from the environment.
+        .no_proxy();
+    if let Some(proxy) = &route.proxy {
+        let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| {
+            Error::Config(format!("the proxy {} is not a usable proxy URL: {}", redacted_text(proxy), root_cause(&e)))
+        })?;
+        builder = builder.proxy(proxy);
+    }
     if !https {
         // Never used for a handshake (this client only sends plain-http requests), so it needs no roots.
         let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
@@ -151,6 +245,14 @@ pub fn redacted(url: &Url) -> String {
     url.set_query(None);
     url.set_fragment(None);
     url.to_string()
+}
+
+/// A proxy URL from the environment without its user info, for messages.
+fn redacted_text(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) => redacted(&u),
+        Err(_) => url.rsplit('@').next().unwrap_or_default().to_owned(),
+    }
 }
 
 /// The innermost cause of an error, which is the one that says what happened ("connection refused").

@@ -71,6 +71,8 @@ pub struct Engine<'a> {
     nonce: Option<String>,
     secrets: Vec<Secret>,
     depth: usize,
+    /// How many times a secret value was used, so a request knows whether it carries one.
+    secret_uses: usize,
     /// Lookup answers by URL, so several values from one discovery document cost one request.
     fetched: HashMap<String, Option<serde_json::Value>>,
 }
@@ -81,13 +83,14 @@ impl<'a> Engine<'a> {
         Engine {
             recipe,
             profile: &profile.name,
+            http: Http::new(&profile.net, resolver.env),
             resolver,
-            http: Http::new(&profile.net),
             known: HashMap::new(),
             kept: BTreeMap::new(),
             nonce: None,
             secrets: Vec::new(),
             depth: 0,
+            secret_uses: 0,
             fetched: HashMap::new(),
         }
     }
@@ -308,6 +311,7 @@ impl<'a> Engine<'a> {
     }
 
     fn request(&mut self, spec: &CallSpec, url_template: &str, default_method: &str) -> Result<Outgoing> {
+        let uses_before = self.secret_uses;
         let url_text = self.text(url_template, Place::Url)?;
         let url = reqwest::Url::parse(&url_text)
             .map_err(|e| self.config_error(format!("{url_template:?} gives {url_text:?}, which is not a URL: {e}")))?;
@@ -342,7 +346,7 @@ impl<'a> Engine<'a> {
         if !has(&headers, "accept") {
             headers.push(("Accept".into(), Secret::new("application/json".into())));
         }
-        Ok(Outgoing { method, url, headers, body })
+        Ok(Outgoing { method, url, headers, body, carries_secret: self.secret_uses != uses_before })
     }
 
     fn config_error(&self, why: String) -> Error {
@@ -351,6 +355,14 @@ impl<'a> Engine<'a> {
 
     /// The value of placeholder `name`, reading secrets and running lookups as needed.
     fn value(&mut self, name: &str) -> Result<Option<Value>> {
+        let value = self.value_uncounted(name)?;
+        if matches!(value, Some(Value::Secret(_))) {
+            self.secret_uses += 1;
+        }
+        Ok(value)
+    }
+
+    fn value_uncounted(&mut self, name: &str) -> Result<Option<Value>> {
         if let Some(v) = self.known.get(name) {
             return Ok(Some(v.clone()));
         }

@@ -128,9 +128,9 @@ fn https_logins_verify_the_server_and_trust_ca_file() {
 }
 
 #[test]
-fn proxy_variables_are_honoured() {
+fn proxy_variables_are_honoured_except_for_loopback() {
     let s = Sandbox::new();
-    // A forward proxy sees the login in absolute form and answers for the server behind it.
+    // A forward proxy sees a request in absolute form and answers for the server behind it.
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = std::sync::Arc::clone(&seen);
     let proxy = Server::start(
@@ -143,14 +143,21 @@ fn proxy_variables_are_honoured() {
         }),
     );
     s.set_env("HTTP_PROXY", &format!("http://127.0.0.1:{}", proxy.port));
-    assert_eq!(s.get(&["od"]), "via-proxy-3c1");
-    assert_eq!(seen.lock().unwrap().as_slice(), [format!("{}/api/v1/users/login", s.emu.url())]);
-    assert_eq!(s.emu.count("od.login"), 0, "the login went through the proxy");
-    // NO_PROXY exempts the server: the login goes straight to it.
-    s.set_env("NO_PROXY", "127.0.0.1");
-    s.run(&["erase", "od"]).ok();
+    // Issue #10: a loopback target never goes through a proxy (the proxy would see the password in clear).
     s.get(&["od"]);
-    assert_eq!((s.emu.count("od.login"), proxy.count()), (1, 1));
+    assert_eq!((s.emu.count("od.login"), proxy.count()), (1, 0));
+    // A plain-http request that carries no secret goes through the proxy.
+    s.write_config(
+        "[profiles.n]\nkind = \"http\"\nallow_http = true\n[profiles.n.login]\nurl = \"http://login.tokenfob.test/login\"\n\
+         [profiles.n.reply]\ntoken_header = [\"Authorization\"]\n",
+    );
+    assert_eq!(s.get(&["n"]), "via-proxy-3c1");
+    assert_eq!(seen.lock().unwrap().as_slice(), ["http://login.tokenfob.test/login"]);
+    // NO_PROXY exempts the server: the request goes straight to it (and the name does not resolve).
+    s.set_env("NO_PROXY", "tokenfob.test");
+    s.run(&["erase", "n"]).ok();
+    s.run(&["get", "n"]).fails(4, "cannot reach");
+    assert_eq!(proxy.count(), 1);
 }
 
 #[test]
@@ -171,7 +178,8 @@ fn https_goes_through_the_proxy_as_a_connect_tunnel() {
             let mut reader = BufReader::new(client.try_clone().unwrap());
             let mut head = String::new();
             while reader.read_line(&mut head).unwrap_or(0) > 2 {} // up to the blank line
-            let target = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+            let target =
+                head.split_whitespace().nth(1).unwrap_or_default().replace("proxied.tokenfob.test", "127.0.0.1");
             seen.lock().unwrap().push(head.lines().next().unwrap_or_default().to_owned());
             let Ok(upstream) = TcpStream::connect(&target) else { continue };
             let mut client = client;
@@ -182,9 +190,11 @@ fn https_goes_through_the_proxy_as_a_connect_tunnel() {
             std::thread::spawn(move || std::io::copy(&mut up_read, &mut down));
         }
     });
-    s.write_config(&https_profile(server.port, &format!("ca_file = \"{}\"", ca.display())));
+    // A name that is not loopback (loopback targets never use a proxy); the proxy knows it as 127.0.0.1.
+    let profile = https_profile(server.port, &format!("ca_file = \"{}\"", ca.display()));
+    s.write_config(&profile.replace("https://127.0.0.1", "https://proxied.tokenfob.test"));
     s.set_env("HTTPS_PROXY", &format!("http://127.0.0.1:{proxy_port}"));
     assert_eq!(s.get(&["t"]), "tunnel-token-6d2");
-    assert_eq!(targets.lock().unwrap().as_slice(), [format!("CONNECT 127.0.0.1:{} HTTP/1.1", server.port)]);
+    assert_eq!(targets.lock().unwrap().as_slice(), [format!("CONNECT proxied.tokenfob.test:{} HTTP/1.1", server.port)]);
     assert_eq!(server.count(), 1, "the login reached the server through the tunnel");
 }

@@ -120,7 +120,8 @@ fn https_through_a_proxy_is_a_connect_tunnel_and_loopback_https_goes_direct() {
             let mut head = String::new();
             while reader.read_line(&mut head).unwrap_or(0) > 2 {}
             seen.lock().unwrap().push(head.lines().next().unwrap_or_default().to_owned());
-            let target = head.split_whitespace().nth(1).unwrap_or_default().replace("proxied.tokenfob.test", "127.0.0.1");
+            let target =
+                head.split_whitespace().nth(1).unwrap_or_default().replace("proxied.tokenfob.test", "127.0.0.1");
             let Ok(upstream) = TcpStream::connect(&target) else { continue };
             let mut client = client;
             client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").unwrap();
@@ -255,11 +256,8 @@ fn a_secret_echoed_by_the_server_is_redacted_in_every_form() {
     ));
     s.set_env("PW", &password);
     s.secret(&password);
-    let mut cases: Vec<(u16, String, Vec<(String, String)>)> = forms
-        .iter()
-        .filter(|f| f.len() > 8)
-        .map(|f| (400, format!("you sent {f} which is wrong"), vec![]))
-        .collect();
+    let mut cases: Vec<(u16, String, Vec<(String, String)>)> =
+        forms.iter().filter(|f| f.len() > 8).map(|f| (400, format!("you sent {f} which is wrong"), vec![])).collect();
     // Cut at 200 characters in the middle of the secret.
     cases.push((400, format!("{}{password} and more", "x".repeat(190)), vec![]));
     cases.push((400, format!("{}{}", "y".repeat(195), forms[2]), vec![]));
@@ -270,7 +268,10 @@ fn a_secret_echoed_by_the_server_is_redacted_in_every_form() {
         let run = s.run(&["get", "p"]);
         assert_ne!(run.code, 0, "{run:#?}");
         for form in &forms {
-            assert!(!run.stderr.contains(form.as_str()), "{form:?} reached stderr ({status} {text:?} {headers:?}): {run:#?}");
+            assert!(
+                !run.stderr.contains(form.as_str()),
+                "{form:?} reached stderr ({status} {text:?} {headers:?}): {run:#?}"
+            );
         }
     }
 }
@@ -279,7 +280,11 @@ fn a_secret_echoed_by_the_server_is_redacted_in_every_form() {
 fn a_short_secret_echoed_by_the_server_hides_the_message() {
     let (server, _) = stub(|req, _| {
         let pw = form(req).get("password").cloned().unwrap_or_default();
-        Response::json(400, &serde_json::json!({"error": "invalid_request", "error_description": format!("bad password {pw}!")}).to_string())
+        Response::json(
+            400,
+            &serde_json::json!({"error": "invalid_request", "error_description": format!("bad password {pw}!")})
+                .to_string(),
+        )
     });
     let s = Sandbox::new();
     s.write_config(&format!(
@@ -400,11 +405,8 @@ fn refresh_sandbox(port: u16, extra: &str) -> Sandbox {
 fn a_refresh_refused_in_any_form_falls_back_to_the_grant() {
     let bare: [(u16, &str); 4] = [(400, ""), (400, "{}"), (400, "<html>Bad Request</html>"), (404, "")];
     for (status, body) in bare {
-        let (server, log) = refreshing_stub(move |_| Response {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        });
+        let (server, log) =
+            refreshing_stub(move |_| Response { status, headers: vec![], body: body.as_bytes().to_vec() });
         let s = refresh_sandbox(server.port, "");
         assert_eq!(s.get(&["r"]), "cc-1");
         s.expire("r");

@@ -63,8 +63,12 @@ impl Tls {
         ca_params.distinguished_name.push(rcgen::DnType::CommonName, "tokenfob test CA");
         let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
         let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf_params =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string(), "proxied.tokenfob.test".to_string()]).unwrap();
+        let leaf_params = rcgen::CertificateParams::new(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+            "proxied.tokenfob.test".to_string(),
+        ])
+        .unwrap();
         let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
