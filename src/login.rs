@@ -129,7 +129,17 @@ impl<'a> Engine<'a> {
         self.secrets.push(refresh_token.clone());
         let what = format!("refreshing profile {:?}", self.profile);
         let (answer, sent_at, url) = self.run(spec, "POST", &what)?;
-        self.read_reply(&answer, sent_at, &url, &what)
+        match reply::parse(&self.recipe.reply, self.recipe.lifetime, &answer, sent_at) {
+            Ok(issued) => Ok(Outcome { issued, vars: std::mem::take(&mut self.kept) }),
+            // Issue #10: a refusal in any form (Glewlwyd answers a dead refresh token with a bare 400), and a good
+            // answer without the token we serve (many providers send no ID token on refresh), both mean "log in
+            // again": the caller drops the refresh token and runs the grant.
+            Err(f) if refresh_refused(answer.status) || (200..300).contains(&answer.status) => {
+                let (Failure::Rejected(why) | Failure::Unusable(why)) = f;
+                Err(self.failure(Failure::Rejected(why), &url, &what))
+            }
+            Err(f) => Err(self.failure(f, &url, &what)),
+        }
     }
 
     /// Revokes the token server-side, if the recipe can; a 404 counts as already revoked. False when it cannot
@@ -551,6 +561,11 @@ impl<'a> Engine<'a> {
             other => other.clone(),
         }))
     }
+}
+
+/// True for a refresh answer that refuses the refresh token: any 4xx but 408 and 429, which ask to try again later.
+fn refresh_refused(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 429)
 }
 
 /// Runs a `command` profile's program: its stdout is the token, or a JSON object with `token` and `expires_at`.
