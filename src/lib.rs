@@ -26,6 +26,7 @@ pub mod login;
 pub mod oauth;
 pub mod paths;
 pub mod recipe;
+pub(crate) mod redact;
 pub mod reply;
 pub mod secret;
 pub mod sys;

@@ -21,7 +21,7 @@ use crate::secret::{Resolver, Secret};
 use crate::template::{self, Piece};
 
 /// What a value put into a URL path or query is encoded with: everything but RFC 3986's unreserved characters.
-const URL_VALUE: &percent_encoding::AsciiSet =
+pub(crate) const URL_VALUE: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// How many times a 409 Conflict draws a new nonce before giving up.
@@ -253,7 +253,7 @@ impl<'a> Engine<'a> {
 
     fn failure(&self, failure: Failure, url: &str, what: &str) -> Error {
         let (Failure::Rejected(why) | Failure::Unusable(why)) = &failure;
-        let why = self.redact(why);
+        let why = reply::shorten(&self.redact(why));
         match failure {
             Failure::Rejected(_) => {
                 Error::AuthRejected { what: what.into(), url: url.into(), why, profile: self.profile.into() }
@@ -262,9 +262,21 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Removes every secret this engine used from server text (a server may echo what it was sent).
+    /// Removes every secret this engine used, in any encoding, from server text (a server may echo what it was
+    /// sent). Runs before any cut (see [`crate::redact`]).
     fn redact(&self, text: &str) -> String {
-        self.secrets.iter().filter(|s| s.expose().len() >= 4).fold(text.to_owned(), |t, s| t.replace(s.expose(), "***"))
+        crate::redact::redact(text, &self.secrets)
+    }
+
+    /// `err` with server text redacted and shortened, for errors built outside this engine (the browser redirect).
+    pub(crate) fn redact_error(&self, err: Error) -> Error {
+        match err {
+            Error::AuthRejected { what, url, why, profile } => {
+                Error::AuthRejected { what, url, why: reply::shorten(&self.redact(&why)), profile }
+            }
+            Error::Server { what, url, why } => Error::Server { what, url, why: reply::shorten(&self.redact(&why)) },
+            other => other,
+        }
     }
 
     /// Sends `spec`, following its fallback URLs on 404 and retrying with a new nonce on 409.

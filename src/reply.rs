@@ -106,10 +106,22 @@ impl Answer {
     }
 }
 
-/// Shortens text from a server to one printable line of at most 200 characters.
+/// Makes text from a server one printable line. It does not shorten: secrets are redacted from the whole text
+/// first, and [`shorten`] cuts after that (cutting first could leave the start of a secret to be shown, issue #10).
 pub fn clean(text: &str) -> String {
-    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect();
+    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     line.trim().to_owned()
+}
+
+/// The longest server message shown, in characters.
+pub const MAX_MESSAGE: usize = 200;
+
+/// Cuts a (redacted) message to [`MAX_MESSAGE`] characters, marking the cut.
+pub fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 /// True when `token` can go into an `Authorization` header as is: 1 to 16384 visible ASCII characters.
