@@ -229,20 +229,23 @@ pub fn device(engine: &mut Engine<'_>, authorize: &CallSpec, timeout: Duration) 
     else {
         return Err(engine.unusable(&answer, &url, &what));
     };
-    let shown = field("verification_uri_complete").unwrap_or(uri.clone());
+    // Server text goes to the terminal: without control characters, which could drive it (escape sequences).
+    let shown = crate::reply::clean(&field("verification_uri_complete").unwrap_or(uri.clone()));
     crate::secret::say_on_tty(&format!(
-        "To log in to profile {:?}, open {shown}\nand confirm the code {user_code} (waiting up to {}s).\n",
+        "To log in to profile {:?}, open {shown}\nand confirm the code {} (waiting up to {}s).\n",
         engine.profile_name(),
+        crate::reply::clean(&user_code),
         timeout.as_secs()
     ));
     engine.set_secret("device_code", device_code);
     let mut interval = Duration::from_secs(json.get("interval").and_then(|v| v.as_u64()).unwrap_or(5).max(1));
     let expires = Duration::from_secs(json.get("expires_in").and_then(|v| v.as_u64()).unwrap_or(600));
-    let deadline = Instant::now() + timeout.min(expires);
+    // Both numbers come from the server: no Instant arithmetic on them may overflow (a panic is exit 134).
+    let deadline = deadline_after(timeout.min(expires));
     let login = engine.recipe().login.clone();
     let what = format!("waiting for the device login of profile {:?}", engine.profile_name());
     loop {
-        if Instant::now() + interval > deadline {
+        if Instant::now().checked_add(interval).is_none_or(|next| next > deadline) {
             return Err(Error::InteractionRequired {
                 what,
                 why: format!("nobody confirmed the code within {}s", timeout.min(expires).as_secs()),
@@ -254,7 +257,7 @@ pub fn device(engine: &mut Engine<'_>, authorize: &CallSpec, timeout: Duration) 
         match engine.error_code(&answer).as_deref() {
             Some("authorization_pending") => continue,
             // RFC 8628 3.5: slow down by 5 seconds.
-            Some("slow_down") => interval += Duration::from_secs(5),
+            Some("slow_down") => interval = interval.saturating_add(Duration::from_secs(5)),
             _ => return engine.read_reply(&answer, sent_at, &url, &what),
         }
     }
@@ -290,12 +293,19 @@ pub fn browser(
     let opened = open_browser(engine.env_var("BROWSER"), url.as_str());
     let how = if opened { "A browser window was opened; if it did not appear, open" } else { "Open" };
     crate::secret::say_on_tty(&format!("To log in to profile {:?}: {how} this URL:\n{url}\n", engine.profile_name()));
-    let code = wait_for_code(&listener, &state, Instant::now() + timeout, &what, engine.profile_name())
+    let code = wait_for_code(&listener, &state, deadline_after(timeout), &what, engine.profile_name())
         .map_err(|e| engine.redact_error(e))?;
     engine.set_secret("code", code);
     let login = engine.recipe().login.clone();
     let (answer, sent_at, url) = engine.run(&login, "POST", &what)?;
     engine.read_reply(&answer, sent_at, &url, &what)
+}
+
+/// Now plus `wait`, saturating at a century: the interval, `expires_in` and `interactive_timeout` come from a
+/// server or the user, and `Instant` arithmetic that overflows panics.
+fn deadline_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait).or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400))).unwrap_or(now)
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {

@@ -443,3 +443,36 @@ fn a_refresh_without_an_id_token_falls_back_to_the_grant_for_serve_id_token() {
     assert_eq!(run.ok(), "idt-3", "the refresh gave no ID token, so the grant ran again");
     assert!(!run.stderr.contains("try again later"), "{run:#?}");
 }
+
+// ---- Audit: the device-code polling loop reads numbers and text from the server ----
+
+#[test]
+fn a_device_answer_with_a_huge_interval_or_escape_codes_is_survived() {
+    let (server, _) = stub(|req, _| match req.path.as_str() {
+        "/device" => Response::json(
+            200,
+            r#"{"device_code":"dc-9","user_code":"AB\u001b]0;pwned\u0007CD","verification_uri":"http://127.0.0.1/v\u001b[2J",
+                "interval":18446744073709551615,"expires_in":18446744073709551615}"#,
+        ),
+        _ => Response::json(400, r#"{"error":"authorization_pending"}"#),
+    });
+    let s = Sandbox::new();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    s.write_config(&format!(
+        "[profiles.d]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\ndevice_authorization_url = \"{base}/device\"\n\
+         grant = \"device_code\"\nclient_id = \"d\"\ninteractive_timeout = \"3s\"\n"
+    ));
+    let mut term = WithTerminal::spawn(s.command(&["get", "d"]));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = term.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "still polling: {}", term.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(5), "{status:?}: {}", term.screen());
+    let screen = term.screen();
+    assert!(screen.contains("AB"), "{screen}");
+    assert!(!screen.contains('\u{1b}') && !screen.contains('\u{7}'), "escape codes reached the terminal: {screen:?}");
+}
