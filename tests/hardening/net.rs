@@ -233,6 +233,9 @@ fn echoed_forms(secret: &str) -> Vec<String> {
     ]
 }
 
+/// A status, a message and headers for the stub to answer with.
+type Echo = (u16, String, Vec<(String, String)>);
+
 #[test]
 fn a_secret_echoed_by_the_server_is_redacted_in_every_form() {
     let password = format!("{}/ñ+x y\"q", tokenfob::sys::random_hex(8).unwrap());
@@ -256,7 +259,7 @@ fn a_secret_echoed_by_the_server_is_redacted_in_every_form() {
     ));
     s.set_env("PW", &password);
     s.secret(&password);
-    let mut cases: Vec<(u16, String, Vec<(String, String)>)> =
+    let mut cases: Vec<Echo> =
         forms.iter().filter(|f| f.len() > 8).map(|f| (400, format!("you sent {f} which is wrong"), vec![])).collect();
     // Cut at 200 characters in the middle of the secret.
     cases.push((400, format!("{}{password} and more", "x".repeat(190)), vec![]));
