@@ -102,8 +102,20 @@ fn answers_that_cannot_be_right_are_errors_not_eternal_tokens() {
     let cases: &[(&str, &[(&str, &str)], &str, i32, &str)] = &[
         ("sess", &[], r#"{"success":true,"token":"tok-neg-1","tokenLifetime":-100}"#, 4, "tokenLifetime"),
         ("sess", &[], r#"{"success":true,"token":"tok-soon-1","tokenLifetime":"soon"}"#, 4, "tokenLifetime"),
-        ("sess", &[], r#"{"success":true,"token":"tok-y10k-1","tokenExpiration":"10000-01-01T00:00:00Z"}"#, 4, "tokenExpiration"),
-        ("sess", &[], r#"{"success":true,"token":"tok-y10k-2","tokenExpiration":253402300800000}"#, 4, "tokenExpiration"),
+        (
+            "sess",
+            &[],
+            r#"{"success":true,"token":"tok-y10k-1","tokenExpiration":"10000-01-01T00:00:00Z"}"#,
+            4,
+            "tokenExpiration",
+        ),
+        (
+            "sess",
+            &[],
+            r#"{"success":true,"token":"tok-y10k-2","tokenExpiration":253402300800000}"#,
+            4,
+            "tokenExpiration",
+        ),
         ("sess", &[], r#"{"success":"false","token":"tok-str-1","tokenLifetime":3600}"#, 3, "success"),
         ("sess", &[], r#"{"success":null,"token":"tok-null-1","tokenLifetime":3600}"#, 4, "success"),
         ("od", &[("Authorization", "Bearer")], "{}", 4, "without a token"),
