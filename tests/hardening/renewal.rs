@@ -8,21 +8,24 @@ use std::time::Duration;
 use crate::support::Sandbox;
 use crate::support::server::{Response, Server};
 
-/// A server whose every answer is the one set last (status, extra headers, body).
+/// Extra headers and a body: what [`Canned`] answers with, status 200.
+type Answer = (Vec<(String, String)>, String);
+
+/// A server whose every answer is the one set last.
 struct Canned {
     server: Server,
-    answer: Arc<Mutex<(u16, Vec<(String, String)>, String)>>,
+    answer: Arc<Mutex<Answer>>,
 }
 
 impl Canned {
     fn start() -> Canned {
-        let answer = Arc::new(Mutex::new((200, Vec::new(), "{}".to_owned())));
+        let answer = Arc::new(Mutex::new((Vec::new(), "{}".to_owned())));
         let shared = Arc::clone(&answer);
         let server = Server::start(
             None,
             Arc::new(move |_req| {
-                let (status, headers, body) = shared.lock().unwrap().clone();
-                let mut r = Response::json(status, &body);
+                let (headers, body) = shared.lock().unwrap().clone();
+                let mut r = Response::json(200, &body);
                 r.headers.extend(headers);
                 r
             }),
@@ -36,7 +39,7 @@ impl Canned {
 
     fn set(&self, headers: &[(&str, &str)], body: &str) {
         let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        *self.answer.lock().unwrap() = (200, headers, body.to_owned());
+        *self.answer.lock().unwrap() = (headers, body.to_owned());
     }
 }
 
@@ -99,7 +102,9 @@ fn answers_that_cannot_be_right_are_errors_not_eternal_tokens() {
          [profiles.od]\nkind = \"onedata\"\nurl = \"{url}\"\nusername = \"u\"\npassword = {{ env = \"OD_PASSWORD\" }}\n\
          [profiles.oa]\nkind = \"oauth2\"\ngrant = \"client_credentials\"\ntoken_url = \"{url}/token\"\nclient_id = \"c\"\n"
     ));
-    let cases: &[(&str, &[(&str, &str)], &str, i32, &str)] = &[
+    /// Profile, answer headers, answer body, expected exit code, and what the message names.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, i32, &'a str);
+    let cases: &[Case] = &[
         ("sess", &[], r#"{"success":true,"token":"tok-neg-1","tokenLifetime":-100}"#, 4, "tokenLifetime"),
         ("sess", &[], r#"{"success":true,"token":"tok-soon-1","tokenLifetime":"soon"}"#, 4, "tokenLifetime"),
         (
