@@ -257,14 +257,21 @@ impl Broker<'_> {
         if let Some(lock) = lock
             && let Err(e) = self.cache.write(lock, &entry)
         {
-            if self.revoke_lasting(profile, &entry, true).is_ok_and(|revoked| revoked) {
-                return Err(Error::Other(format!(
-                    "{e}; the new token of profile {:?} never expires and cannot be cached, so it was revoked \
-                     (fix the cache directory)",
-                    profile.name
-                )));
+            if !lasting(profile, &entry) {
+                crate::log::warn(format_args!("{e}; the token is served but not cached"));
+                return Ok(served(profile, entry));
             }
-            crate::log::warn(format_args!("{e}; the token is served but not cached"));
+            let what = match self.revoke_lasting(profile, &entry, true) {
+                Ok(true) => "so it was revoked".to_owned(),
+                Ok(false) => "and it cannot be revoked: delete it on the server by hand".to_owned(),
+                Err(r) => format!("and revoking it failed too ({r}): delete it on the server by hand"),
+            };
+            let id = entry.vars.get("token_id").map(|id| format!(" (id {id})")).unwrap_or_default();
+            return Err(Error::Other(format!(
+                "{e}; the new token{id} of profile {:?} never expires and cannot be cached, {what} (fix the cache \
+                 directory)",
+                profile.name
+            )));
         }
         Ok(served(profile, entry))
     }
@@ -274,11 +281,7 @@ impl Broker<'_> {
     /// settings is left alone (its server may not be the one the settings name now).
     fn revoke_lasting(&self, profile: &Profile, entry: &Entry, with_refresh: bool) -> Result<bool> {
         let Source::Recipe(recipe) = &profile.source else { return Ok(false) };
-        if recipe.logout.is_none()
-            || entry.token.is_none()
-            || entry.expires_at.is_some()
-            || entry.fingerprint != fingerprint(profile)
-        {
+        if !lasting(profile, entry) || entry.fingerprint != fingerprint(profile) {
             return Ok(false);
         }
         crate::log::debug(format_args!("profile {}: revoking the token before forgetting it", profile.name));
@@ -422,6 +425,13 @@ fn mints_lasting(profile: &Profile) -> bool {
         }
         _ => false,
     }
+}
+
+/// True when `entry` holds a token that never expires and the profile's recipe can revoke it.
+fn lasting(profile: &Profile, entry: &Entry) -> bool {
+    matches!(&profile.source, Source::Recipe(r) if r.logout.is_some())
+        && entry.token.is_some()
+        && entry.expires_at.is_none()
 }
 
 /// Serves a cached token, warning when it expires sooner than the caller's `min_valid`.
