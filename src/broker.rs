@@ -3,8 +3,11 @@
 //! The path every face shares. A fresh cached token is returned without locking. Otherwise the broker takes the
 //! profile's lock, reads the cache again (another process may have renewed it while we waited, which is how 50
 //! parallel callers cause one login), and only then refreshes or logs in and writes the new entry. A renewal that
-//! fails still serves a cached token that has not expired (it is only inside its margin), with a warning.
-//! A cache that cannot be written (read-only or full disk) degrades to no cache, with a warning.
+//! fails still serves a cached token that has not expired (it is only inside its margin), with a warning, unless
+//! the caller asked for a minimum validity (`--min-valid`) that the token cannot meet. A cache that cannot be
+//! written (read-only or full disk) degrades to no cache, with a warning; except for recipes whose tokens never
+//! expire and can be revoked (GoodData's API tokens): those are revoked before they are forgotten, and never minted
+//! when the cache cannot keep them, since a token left behind would stay valid forever (issue #10).
 
 use std::time::Duration;
 
@@ -79,6 +82,8 @@ impl Broker<'_> {
     }
 
     /// A token valid for at least the profile's margin (or `min_valid`, if longer), renewing only when needed.
+    /// Both are capped at half the token's lifetime (`token::check`); a served token that expires within
+    /// `min_valid` comes with a warning.
     pub fn get(&self, profile: &Profile, min_valid: Option<Duration>, now: OffsetDateTime) -> Result<Served> {
         let margin = profile.refresh_margin.max(min_valid.unwrap_or_default());
         if let Source::Static(source) = &profile.source {
@@ -88,8 +93,8 @@ impl Broker<'_> {
         let fp = fingerprint(profile);
         let cached = self.read(profile, &fp)?;
         let stale = match &cached {
-            Some(entry) => match token::check(entry.token.is_some(), entry.expires_at, now, margin) {
-                Ok(()) => return Ok(served(profile, entry.clone())),
+            Some(entry) => match fresh(entry, now, margin) {
+                Ok(()) => return Ok(serve(profile, entry.clone(), min_valid, now)),
                 Err(why) => why,
             },
             None => Stale::Missing,
@@ -97,19 +102,21 @@ impl Broker<'_> {
         crate::log::debug(format_args!("profile {}: {stale}; taking the lock", profile.name));
         let lock = match self.lock(profile) {
             Ok(lock) => lock,
-            Err(e) => return ride_out(profile, cached, e, now),
+            Err(e) => return ride_out(profile, cached, e, min_valid, now),
         };
         let current = self.read(profile, &fp)?;
+        // Another process may have renewed while we waited: its token is served if it has not expired, even when
+        // it is short-lived, so that N callers cause one renewal whatever the lifetime and the margin.
         if let Some(entry) =
-            current.as_ref().filter(|e| token::check(e.token.is_some(), e.expires_at, now, margin).is_ok())
+            current.as_ref().filter(|e| fresh(e, now, margin).is_ok() || renewed_meanwhile(cached.as_ref(), e, now))
         {
             crate::log::debug(format_args!("profile {}: renewed by another process meanwhile", profile.name));
-            return Ok(served(profile, entry.clone()));
+            return Ok(serve(profile, entry.clone(), min_valid, now));
         }
-        self.renew(profile, fp, current, lock.as_ref(), now, false)
+        self.renew(profile, fp, current, lock.as_ref(), min_valid, now)
     }
 
-    /// A fresh login, whatever the cache holds.
+    /// A fresh login, whatever the cache holds. A cached token that never expires is revoked first.
     pub fn login(&self, profile: &Profile, now: OffsetDateTime) -> Result<Served> {
         if matches!(profile.source, Source::Static(_)) {
             return self.get(profile, None, now);
@@ -117,25 +124,36 @@ impl Broker<'_> {
         let fp = fingerprint(profile);
         let lock = self.lock(profile)?;
         let current = self.read(profile, &fp)?;
-        self.renew(profile, fp, current, lock.as_ref(), now, true)
+        if let (Some(entry), Some(lock)) = (&current, &lock)
+            && self.revoke_lasting(profile, entry, true)?
+        {
+            // Revoked: a login that fails now must not leave a dead token cached.
+            self.cache.remove(lock)?;
+        }
+        match self.obtain(profile, fp, None, lock.as_ref(), now, true) {
+            Ok(entry) => self.keep(profile, entry, lock.as_ref()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Forgets the cached token; with `only`, only if the cache still holds exactly that token (a refresh token
     /// is then kept, so the next `get` refreshes instead of logging in). True when something was forgotten.
+    /// A token that never expires is revoked first (a failure keeps it cached, so nothing is left behind).
     pub fn erase(&self, profile: &Profile, only: Option<&Secret>) -> Result<bool> {
         let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
         let Some(mut entry) = self.cache.read(&profile.name)? else {
             return Ok(false);
         };
-        match only {
-            None => self.cache.remove(&lock),
-            Some(t) if entry.token.as_ref() != Some(t) => Ok(false),
-            Some(_) if entry.refresh_token.is_some() => {
-                entry.token = None;
-                self.cache.write(&lock, &entry).map(|()| true)
-            }
-            Some(_) => self.cache.remove(&lock),
+        if only.is_some_and(|t| entry.token.as_ref() != Some(t)) {
+            return Ok(false);
         }
+        let keep_refresh = only.is_some() && entry.refresh_token.is_some();
+        self.revoke_lasting(profile, &entry, !keep_refresh)?;
+        if keep_refresh {
+            entry.token = None;
+            return self.cache.write(&lock, &entry).map(|()| true);
+        }
+        self.cache.remove(&lock)
     }
 
     /// Revokes the token server-side where the kind can, then erases it. Returns (revoked, erased). When revoking
@@ -163,7 +181,7 @@ impl Broker<'_> {
             profile: profile.name.clone(),
             kind: profile.kind.name(),
             cached: has_token,
-            fresh: has_token && token::check(true, expires_at, now, profile.refresh_margin).is_ok(),
+            fresh: entry.as_ref().is_some_and(|e| fresh(e, now, profile.refresh_margin).is_ok()),
             expires_at,
             expires_in: expires_at.map(|at| (at - now).whole_seconds()),
             refreshable: entry.as_ref().is_some_and(|e| e.can_refresh(now)),
@@ -183,11 +201,18 @@ impl Broker<'_> {
         Ok(Some(entry))
     }
 
-    /// The profile's lock, or `None` when the cache directory cannot hold one (then there is no cache at all).
+    /// The profile's lock, or `None` when the cache directory cannot hold one (then there is no cache at all),
+    /// unless the profile's tokens never expire: then no cache is an error, since a token minted now would be
+    /// forgotten and stay valid on the server forever.
     fn lock(&self, profile: &Profile) -> Result<Option<Lock>> {
         match self.cache.lock(&profile.name, self.lock_timeout) {
             Ok(lock) => Ok(Some(lock)),
             Err(e @ Error::LockTimeout { .. }) => Err(e),
+            Err(e) if mints_lasting(profile) => Err(Error::Other(format!(
+                "{e}; not minting a token for profile {:?}: its tokens never expire, and one that cannot be cached \
+                 would be left valid on the server (fix the cache directory, or TOKENFOB_CACHE_DIR)",
+                profile.name
+            ))),
             Err(e) => {
                 crate::log::warn(format_args!("{e}; going on without a cache"));
                 Ok(None)
@@ -195,29 +220,82 @@ impl Broker<'_> {
         }
     }
 
+    /// Refreshes or logs in for `get`; a failure serves the cached token if it can (see [`ride_out`]).
     fn renew(
         &self,
         profile: &Profile,
         fingerprint: String,
         current: Option<Entry>,
         lock: Option<&Lock>,
+        min_valid: Option<Duration>,
         now: OffsetDateTime,
-        force: bool,
     ) -> Result<Served> {
-        match self.obtain(profile, fingerprint, current.as_ref(), lock, now, force) {
-            Ok(mut entry) => {
-                entry.config = self.config_stamp.clone();
-                entry.margin_ms = Some(profile.refresh_margin.as_millis().try_into().unwrap_or(u64::MAX));
-                if let Some(lock) = lock
-                    && let Err(e) = self.cache.write(lock, &entry)
-                {
-                    crate::log::warn(format_args!("{e}; the token is served but not cached"));
-                }
-                Ok(served(profile, entry))
+        match self.obtain(profile, fingerprint, current.as_ref(), lock, now, false) {
+            Ok(entry) => {
+                let served = self.keep(profile, entry, lock)?;
+                warn_short(profile, &served, min_valid, now);
+                Ok(served)
             }
-            Err(e) if !force => ride_out(profile, current, e, now),
-            Err(e) => Err(e),
+            Err(e) => ride_out(profile, current, e, min_valid, now),
         }
+    }
+
+    /// Caches a new entry and hands its token out. Warns (once per renewal) when the server's tokens live no longer
+    /// than the refresh margin. A token that never expires and cannot be cached is revoked at once.
+    fn keep(&self, profile: &Profile, mut entry: Entry, lock: Option<&Lock>) -> Result<Served> {
+        entry.config = self.config_stamp.clone();
+        entry.margin_ms = Some(profile.refresh_margin.as_millis().try_into().unwrap_or(u64::MAX));
+        if let Some(life) = token::outlived_by(profile.refresh_margin, entry.obtained_at, entry.expires_at) {
+            crate::log::warn(format_args!(
+                "profile {}: the server's tokens live {}, no longer than the refresh margin of {}; renewing after \
+                 half their lifetime instead (lower refresh_margin to silence this)",
+                profile.name,
+                token::human(life),
+                token::human(profile.refresh_margin)
+            ));
+        }
+        if let Some(lock) = lock
+            && let Err(e) = self.cache.write(lock, &entry)
+        {
+            if !lasting(profile, &entry) {
+                crate::log::warn(format_args!("{e}; the token is served but not cached"));
+                return Ok(served(profile, entry));
+            }
+            let what = match self.revoke_lasting(profile, &entry, true) {
+                Ok(true) => "so it was revoked".to_owned(),
+                Ok(false) => "and it cannot be revoked: delete it on the server by hand".to_owned(),
+                Err(r) => format!("and revoking it failed too ({r}): delete it on the server by hand"),
+            };
+            let id = entry.vars.get("token_id").map(|id| format!(" (id {id})")).unwrap_or_default();
+            return Err(Error::Other(format!(
+                "{e}; the new token{id} of profile {:?} never expires and cannot be cached, {what} (fix the cache \
+                 directory)",
+                profile.name
+            )));
+        }
+        Ok(served(profile, entry))
+    }
+
+    /// Revokes `entry`'s token server-side when it never expires and the recipe can revoke it: a token forgotten
+    /// while still valid on the server would stay valid forever. True when it was revoked. An entry made with other
+    /// settings is left alone (its server may not be the one the settings name now).
+    fn revoke_lasting(&self, profile: &Profile, entry: &Entry, with_refresh: bool) -> Result<bool> {
+        let Source::Recipe(recipe) = &profile.source else { return Ok(false) };
+        if !lasting(profile, entry) || entry.fingerprint != fingerprint(profile) {
+            return Ok(false);
+        }
+        crate::log::debug(format_args!("profile {}: revoking the token before forgetting it", profile.name));
+        let refresh = entry.refresh_token.as_ref().filter(|_| with_refresh);
+        let revoked = Engine::new(recipe, profile, self.resolver(profile))
+            .with_saved(&entry.vars)
+            .logout(entry.token.as_ref(), refresh)?;
+        if !revoked {
+            crate::log::warn(format_args!(
+                "profile {}: a token that never expires could not be revoked (its logout call has no value to use)",
+                profile.name
+            ));
+        }
+        Ok(revoked)
     }
 
     /// Refreshes when a refresh token is held (falling back to a login when it is rejected), else logs in.
@@ -296,14 +374,86 @@ fn new_entry(
 }
 
 /// After a failed renewal, serves a cached token that has not expired yet, with the failure as a warning: a token
-/// that still works is better than none, and the warning says what to fix. Otherwise returns the error.
-fn ride_out(profile: &Profile, current: Option<Entry>, err: Error, now: OffsetDateTime) -> Result<Served> {
-    match current {
-        Some(entry) if token::check(entry.token.is_some(), entry.expires_at, now, Duration::ZERO).is_ok() => {
-            crate::log::warn(format_args!("{err}; serving the cached token, which has not expired yet"));
-            Ok(served(profile, entry))
+/// that still works is better than none, and the warning says what to fix. Otherwise returns the error; also when
+/// the caller asked for `min_valid` and the token expires sooner (the caller asked for a guarantee).
+fn ride_out(
+    profile: &Profile,
+    current: Option<Entry>,
+    err: Error,
+    min_valid: Option<Duration>,
+    now: OffsetDateTime,
+) -> Result<Served> {
+    let Some(entry) = current.filter(|e| fresh(e, now, Duration::ZERO).is_ok()) else { return Err(err) };
+    if let (Some(asked), Some(left)) = (min_valid, token::remaining(entry.expires_at, now))
+        && left < asked
+    {
+        crate::log::warn(format_args!(
+            "profile {}: not serving the cached token: it expires in {}, sooner than the {} asked for \
+             (--min-valid, or min_valid in the JSON face), and renewing it failed",
+            profile.name,
+            token::human(left),
+            token::human(asked)
+        ));
+        return Err(err);
+    }
+    crate::log::warn(format_args!("{err}; serving the cached token, which has not expired yet"));
+    Ok(served(profile, entry))
+}
+
+/// The one freshness rule, applied to a cache entry.
+fn fresh(entry: &Entry, now: OffsetDateTime, margin: Duration) -> Result<(), Stale> {
+    token::check(entry.token.is_some(), entry.obtained_at, entry.expires_at, now, margin)
+}
+
+/// True when `after` holds a token that another process obtained since we read `before`, and it has not expired.
+fn renewed_meanwhile(before: Option<&Entry>, after: &Entry, now: OffsetDateTime) -> bool {
+    let changed = before.is_none_or(|b| b.token != after.token || b.obtained_at != after.obtained_at);
+    changed && fresh(after, now, Duration::ZERO).is_ok()
+}
+
+/// True when the profile's recipe mints tokens that never expire and can be revoked (GoodData's API tokens, or an
+/// `http` recipe written the same way): nothing in its answers gives an expiry, and it has a logout call.
+fn mints_lasting(profile: &Profile) -> bool {
+    match &profile.source {
+        Source::Recipe(recipe) => {
+            let reply = &recipe.reply;
+            recipe.logout.is_some()
+                && recipe.lifetime.is_none()
+                && reply.expires_in_pointer.is_none()
+                && reply.expires_at_pointer.is_none()
+                && reply.jwt_exp == Some(false)
         }
-        _ => Err(err),
+        _ => false,
+    }
+}
+
+/// True when `entry` holds a token that never expires and the profile's recipe can revoke it.
+fn lasting(profile: &Profile, entry: &Entry) -> bool {
+    matches!(&profile.source, Source::Recipe(r) if r.logout.is_some())
+        && entry.token.is_some()
+        && entry.expires_at.is_none()
+}
+
+/// Serves a cached token, warning when it expires sooner than the caller's `min_valid`.
+fn serve(profile: &Profile, entry: Entry, min_valid: Option<Duration>, now: OffsetDateTime) -> Served {
+    let served = served(profile, entry);
+    warn_short(profile, &served, min_valid, now);
+    served
+}
+
+/// The warning for a token that expires sooner than `min_valid` asked: the server's tokens live shorter, so
+/// renewing again would not help (and would cost a renewal per call).
+fn warn_short(profile: &Profile, served: &Served, min_valid: Option<Duration>, now: OffsetDateTime) {
+    if let (Some(asked), Some(left)) = (min_valid, token::remaining(served.expires_at, now))
+        && left < asked
+    {
+        crate::log::warn(format_args!(
+            "profile {}: the token expires in {}, sooner than --min-valid (min_valid) asked ({}): the server's \
+             tokens live too short, and a margin is capped at half a token's lifetime so as not to renew on every call",
+            profile.name,
+            token::human(left),
+            token::human(asked)
+        ));
     }
 }
 

@@ -15,6 +15,7 @@ use crate::environment::{self, Env};
 use crate::error::{Error, Result};
 use crate::recipe::{self, CallSpec, LookupSpec, Recipe, ReplySpec, VarSpec};
 use crate::secret::SecretSource;
+use crate::token;
 
 /// A loaded configuration.
 #[derive(Debug)]
@@ -241,32 +242,36 @@ pub enum CommandLine {
     Argv(Vec<String>),
 }
 
-/// Parses `90s`, `10m`, `24h`, `7d`, `250ms` or sums such as `1h30m`.
+/// Parses `90s`, `10m`, `24h`, `7d`, `250ms` or sums such as `1h30m`, up to [`token::MAX_DURATION`].
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let bad = || format!("bad duration {text:?} (expected a number and a unit, such as 90s, 10m, 24h or 7d)");
-    let mut total = Duration::ZERO;
+    let too_long = || format!("duration {text:?} is more than the maximum of {}", token::MAX_DURATION_TEXT);
+    let mut total_ms: u128 = 0;
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(bad());
     }
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let number: u128 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            "d" => Duration::from_secs(86_400),
+        let scale_ms: u128 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
             _ => return Err(bad()),
         };
-        let n = u32::try_from(number).map_err(|_| bad())?;
-        total = total.checked_add(scale.checked_mul(n).ok_or_else(bad)?).ok_or_else(bad)?;
+        // u128 milliseconds hold any 38-digit number times a day; the cap below keeps the result small.
+        total_ms = number.checked_mul(scale_ms).and_then(|n| n.checked_add(total_ms)).ok_or_else(too_long)?;
         rest = &rest[unit_len..];
     }
-    Ok(total)
+    if total_ms > token::MAX_DURATION.as_millis() {
+        return Err(too_long());
+    }
+    Ok(Duration::from_millis(u64::try_from(total_ms).map_err(|_| too_long())?))
 }
 
 /// Reads and parses the configuration at `path`.
@@ -571,8 +576,10 @@ refresh_margin = "5m"
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        for bad in ["", "10", "m", "5 minutes", "-1s", "99999999999h"] {
+        for bad in ["", "10", "m", "5 minutes", "-1s", "99999999999h", "4294967295d", "3651d", "3650d1ms"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_duration("3650d"), Ok(token::MAX_DURATION));
+        assert!(parse_duration("4294967295d").unwrap_err().contains("maximum"));
     }
 }

@@ -52,14 +52,17 @@ impl Env {
         matches!(self.get(name), Some("1" | "true" | "yes" | "on"))
     }
 
-    /// The lock timeout: `$TOKENFOB_LOCK_TIMEOUT` as seconds or a duration such as `30s`, else 30 s.
+    /// The lock timeout: `$TOKENFOB_LOCK_TIMEOUT` as seconds or a duration such as `30s`, else 30 s; at most
+    /// [`crate::token::MAX_DURATION`].
     pub fn lock_timeout(&self) -> Result<Duration, String> {
-        match self.get(LOCK_TIMEOUT) {
-            None => Ok(Duration::from_secs(30)),
-            Some(text) => match text.parse::<f64>() {
-                Ok(secs) if secs >= 0.0 && secs.is_finite() => Ok(Duration::from_secs_f64(secs)),
-                _ => crate::config::parse_duration(text).map_err(|why| format!("{LOCK_TIMEOUT}={text:?}: {why}")),
-            },
+        let Some(text) = self.get(LOCK_TIMEOUT) else { return Ok(Duration::from_secs(30)) };
+        let secs = match text.parse::<f64>() {
+            Ok(secs) if secs >= 0.0 && secs.is_finite() => secs,
+            _ => return crate::config::parse_duration(text).map_err(|why| format!("{LOCK_TIMEOUT}={text:?}: {why}")),
+        };
+        match Duration::try_from_secs_f64(secs) {
+            Ok(d) if d <= crate::token::MAX_DURATION => Ok(d),
+            _ => Err(format!("{LOCK_TIMEOUT}={text:?}: more than the maximum of {}", crate::token::MAX_DURATION_TEXT)),
         }
     }
 
@@ -81,5 +84,15 @@ mod tests {
         assert_eq!(env.get("C"), None);
         assert!(Env::from_pairs([(NO_INPUT, "yes")]).flag(NO_INPUT));
         assert!(!Env::from_pairs([(NO_INPUT, "0")]).flag(NO_INPUT));
+    }
+
+    #[test]
+    fn lock_timeouts_are_bounded() {
+        let lock = |v: &str| Env::from_pairs([(LOCK_TIMEOUT, v)]).lock_timeout();
+        assert_eq!(lock("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(lock("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["1e30", "1e300", "inf", "NaN", "-1", "4294967295d"] {
+            assert!(lock(bad).unwrap_err().contains(LOCK_TIMEOUT), "{bad}");
+        }
     }
 }

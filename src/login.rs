@@ -610,12 +610,11 @@ pub fn parse_command_output(out: &[u8], lifetime: Option<Duration>, now: OffsetD
     let (token, expires_at) = if text.starts_with('{') {
         let json: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("printed malformed JSON: {e}"))?;
         let token = json.get("token").and_then(|t| t.as_str()).ok_or("printed JSON without a \"token\" string")?;
+        // A present expires_at that cannot be read is an error, never a token without expiry (issue #10).
+        let bad = "printed an expires_at that is not an RFC 3339 time or epoch seconds from 1970 to 9999";
         let at = match json.get("expires_at") {
-            Some(serde_json::Value::String(s)) => {
-                Some(crate::clock::parse_rfc3339(s).ok_or("printed a bad expires_at")?)
-            }
-            Some(serde_json::Value::Number(n)) => n.as_i64().and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok()),
-            _ => None,
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => Some(command_expiry(value).ok_or(bad)?),
         };
         (token.to_owned(), at)
     } else {
@@ -624,8 +623,24 @@ pub fn parse_command_output(out: &[u8], lifetime: Option<Duration>, now: OffsetD
     if !reply::is_valid_token(&token) {
         return Err("printed no usable token (empty, several words, or control characters)".into());
     }
-    let expires_at = expires_at.or_else(|| lifetime.map(|d| now + d));
+    let lifetime = lifetime.map(|d| {
+        time::Duration::try_from(d).ok().and_then(|d| now.checked_add(d)).ok_or("has a lifetime past the year 9999")
+    });
+    let expires_at = match expires_at {
+        Some(at) => Some(at),
+        None => lifetime.transpose()?,
+    };
     Ok(Issued { token: Secret::new(token), expires_at, refresh_token: None, refresh_expires_at: None })
+}
+
+/// A command's `expires_at`: RFC 3339 or epoch seconds, from 1970 to 9999.
+fn command_expiry(value: &serde_json::Value) -> Option<OffsetDateTime> {
+    let at = match value {
+        serde_json::Value::String(s) => crate::clock::parse_rfc3339(s),
+        serde_json::Value::Number(n) => n.as_i64().and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok()),
+        _ => None,
+    };
+    at.filter(|t| (1970..=9999).contains(&t.year()))
 }
 
 #[cfg(test)]
@@ -642,5 +657,9 @@ mod tests {
         assert_eq!(got.expires_at.unwrap().unix_timestamp(), 2000);
         assert!(parse_command_output(b"two words", None, now).is_err());
         assert!(parse_command_output(b"{\"tok", None, now).is_err());
+        for bad in [r#""soon""#, "253402300800000", "-100", "true", r#""10000-01-01T00:00:00Z""#] {
+            let out = format!(r#"{{"token":"t","expires_at":{bad}}}"#);
+            assert!(parse_command_output(out.as_bytes(), None, now).is_err(), "{bad}");
+        }
     }
 }

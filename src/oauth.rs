@@ -238,9 +238,11 @@ pub fn device(engine: &mut Engine<'_>, authorize: &CallSpec, timeout: Duration) 
         timeout.as_secs()
     ));
     engine.set_secret("device_code", device_code);
-    let mut interval = Duration::from_secs(json.get("interval").and_then(|v| v.as_u64()).unwrap_or(5).max(1));
-    let expires = Duration::from_secs(json.get("expires_in").and_then(|v| v.as_u64()).unwrap_or(600));
-    // Both numbers come from the server: no Instant arithmetic on them may overflow (a panic is exit 134).
+    // The server's numbers are bounded before any arithmetic: an absurd interval or expires_in must not overflow
+    // the clock (issue #10). The wait is bounded by `interactive_timeout` anyway.
+    let seconds = |name: &str, default: u64| json.get(name).and_then(|v| v.as_u64()).unwrap_or(default);
+    let mut interval = Duration::from_secs(seconds("interval", 5).clamp(1, 60));
+    let expires = Duration::from_secs(seconds("expires_in", 600).min(timeout.as_secs()));
     let deadline = deadline_after(timeout.min(expires));
     let login = engine.recipe().login.clone();
     let what = format!("waiting for the device login of profile {:?}", engine.profile_name());
@@ -257,7 +259,7 @@ pub fn device(engine: &mut Engine<'_>, authorize: &CallSpec, timeout: Duration) 
         match engine.error_code(&answer).as_deref() {
             Some("authorization_pending") => continue,
             // RFC 8628 3.5: slow down by 5 seconds.
-            Some("slow_down") => interval = interval.saturating_add(Duration::from_secs(5)),
+            Some("slow_down") => interval = (interval + Duration::from_secs(5)).min(Duration::from_secs(60)),
             _ => return engine.read_reply(&answer, sent_at, &url, &what),
         }
     }

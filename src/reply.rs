@@ -2,7 +2,9 @@
 //!
 //! Pure functions of the answer, the recipe's [`ReplySpec`] and the time the request was sent, so every server
 //! quirk is tested (and fuzzed) on bytes. A token that is not a visible-ASCII string is refused: it would end up
-//! in an HTTP header, where a newline injects another header.
+//! in an HTTP header, where a newline injects another header. An expiry or success field that is present but
+//! cannot be right (a negative lifetime, a year past 9999, `"success": null`) is an error, never a fallback to
+//! "valid forever" (issue #10): only an answer that says nothing about expiry gives a token without one.
 
 use time::OffsetDateTime;
 
@@ -145,28 +147,53 @@ pub fn parse(
         return Err(Failure::Unusable(answer.describe(spec)));
     }
     let json = answer.json();
-    let flag = spec.success_pointer.as_deref().and_then(|p| json.as_ref()?.pointer(p));
-    if flag == Some(&serde_json::Value::Bool(false)) {
-        let why = answer.message(spec).unwrap_or_else(|| "the answer says success: false".into());
-        return Err(Failure::Rejected(why));
-    }
+    check_success(spec, answer, json.as_ref())?;
     let token = find_token(spec, answer, json.as_ref())?;
-    let expires_at = expiry(spec, json.as_ref(), &token, sent_at).or_else(|| lifetime.map(|d| sent_at + d));
+    let bad = |e: String| Failure::Unusable(format!("HTTP {} with {e}", answer.status));
+    let expires_at = match expiry(spec, json.as_ref(), &token, sent_at).map_err(bad)? {
+        Some(at) => Some(at),
+        None => lifetime.map(|d| after(sent_at, d)).transpose().map_err(bad)?,
+    };
     let refresh_token = match (&spec.refresh_token_pointer, &json) {
         (Some(p), Some(j)) => {
             j.pointer(p).and_then(|v| v.as_str()).filter(|s| is_valid_token(s)).map(|s| Secret::new(s.to_owned()))
         }
         _ => None,
     };
-    let refresh_expires_at = json.as_ref().and_then(|j| {
-        seconds_at(j, spec.refresh_expires_in_pointer.as_deref(), sent_at)
-            .or_else(|| time_at(j, spec.refresh_expires_at_pointer.as_deref()))
-    });
+    let refresh_expires_at = match &json {
+        Some(j) => match seconds_at(j, spec.refresh_expires_in_pointer.as_deref(), sent_at).map_err(bad)? {
+            Some(at) => Some(at),
+            None => time_at(j, spec.refresh_expires_at_pointer.as_deref()).map_err(bad)?,
+        },
+        None => None,
+    };
     Ok(Issued { token: Secret::new(token), expires_at, refresh_token, refresh_expires_at })
 }
 
+/// The recipe's success flag: absent or `true` is fine, `false` is a rejection, anything else (`null`, a number,
+/// a word other than true or false) is an answer that cannot be trusted.
+fn check_success(spec: &ReplySpec, answer: &Answer, json: Option<&serde_json::Value>) -> Result<(), Failure> {
+    use serde_json::Value;
+    let Some(pointer) = spec.success_pointer.as_deref() else { return Ok(()) };
+    let said = match json.and_then(|j| j.pointer(pointer)) {
+        None | Some(Value::Bool(true)) => return Ok(()),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => return Ok(()),
+        Some(Value::Bool(false)) => "success: false",
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => "success: \"false\"",
+        Some(_) => {
+            return Err(Failure::Unusable(format!(
+                "HTTP {} with a success flag at {pointer} that is neither true nor false",
+                answer.status
+            )));
+        }
+    };
+    Err(Failure::Rejected(answer.message(spec).unwrap_or_else(|| format!("the answer says {said}"))))
+}
+
 fn find_token(spec: &ReplySpec, answer: &Answer, json: Option<&serde_json::Value>) -> Result<String, Failure> {
-    let from_header = spec.token_header.iter().find_map(|h| answer.header(h)).map(strip_scheme);
+    // A header that holds only a scheme (`Authorization: Bearer`) carries no token: it must not become one.
+    let from_header =
+        spec.token_header.iter().find_map(|h| answer.header(h).map(strip_scheme).filter(|t| !t.is_empty()));
     let from_body = || {
         let pointer = spec.token_pointer.as_deref()?;
         json?.pointer(pointer)?.as_str().map(str::to_owned)
@@ -189,45 +216,88 @@ fn find_token(spec: &ReplySpec, answer: &Answer, json: Option<&serde_json::Value
     Ok(token)
 }
 
-/// `Bearer abc` -> `abc`; other values are returned trimmed.
+/// `Bearer abc` -> `abc`, a bare `Bearer` -> empty; other values are returned trimmed.
 fn strip_scheme(value: &str) -> &str {
     let value = value.trim();
     match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        None if value.eq_ignore_ascii_case("bearer") => "",
         _ => value,
     }
 }
 
+/// The expiry the answer gives: its lifetime field, else its expiry-time field, else the token's JWT `exp`.
+/// `Ok(None)` when it gives none; an error naming the field when one is present but cannot be right.
 fn expiry(
     spec: &ReplySpec,
     json: Option<&serde_json::Value>,
     token: &str,
     sent_at: OffsetDateTime,
-) -> Option<OffsetDateTime> {
-    let from_json = json.and_then(|j| {
-        seconds_at(j, spec.expires_in_pointer.as_deref(), sent_at)
-            .or_else(|| time_at(j, spec.expires_at_pointer.as_deref()))
-    });
-    from_json.or_else(|| {
-        let exp = spec.jwt_exp.unwrap_or(true).then(|| crate::jwt::exp(token))??;
-        OffsetDateTime::from_unix_timestamp(exp).ok()
-    })
-}
-
-/// `sent_at` plus the number of seconds at `pointer` (a number or a numeric string).
-fn seconds_at(json: &serde_json::Value, pointer: Option<&str>, sent_at: OffsetDateTime) -> Option<OffsetDateTime> {
-    let value = json.pointer(pointer?)?;
-    let secs = value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())?;
-    (secs.is_finite() && (0.0..1e10).contains(&secs)).then(|| sent_at + std::time::Duration::from_secs(secs as u64))
-}
-
-/// The time at `pointer`: an RFC 3339 string or epoch seconds.
-fn time_at(json: &serde_json::Value, pointer: Option<&str>) -> Option<OffsetDateTime> {
-    match json.pointer(pointer?)? {
-        serde_json::Value::String(s) => clock::parse_rfc3339(s),
-        serde_json::Value::Number(n) => OffsetDateTime::from_unix_timestamp(n.as_i64()?).ok(),
-        _ => None,
+) -> Result<Option<OffsetDateTime>, String> {
+    if let Some(j) = json {
+        if let Some(at) = seconds_at(j, spec.expires_in_pointer.as_deref(), sent_at)? {
+            return Ok(Some(at));
+        }
+        if let Some(at) = time_at(j, spec.expires_at_pointer.as_deref())? {
+            return Ok(Some(at));
+        }
     }
+    let Some(exp) = spec.jwt_exp.unwrap_or(true).then(|| crate::jwt::exp(token)).flatten() else { return Ok(None) };
+    OffsetDateTime::from_unix_timestamp(exp)
+        .ok()
+        .filter(plausible)
+        .map(Some)
+        .ok_or_else(|| "an expiry in the JWT's exp claim that cannot be right (outside the years 1970 to 9999)".into())
+}
+
+/// The latest lifetime a server may give, in seconds (about 317 years: "never" would be written without a field).
+const MAX_LIFETIME_SECS: f64 = 1e10;
+
+/// True for an expiry that can be stored and compared: between 1970 and 9999.
+fn plausible(at: &OffsetDateTime) -> bool {
+    (1970..=9999).contains(&at.year())
+}
+
+/// `start + d`, or an error when that leaves the calendar.
+fn after(start: OffsetDateTime, d: std::time::Duration) -> Result<OffsetDateTime, String> {
+    time::Duration::try_from(d)
+        .ok()
+        .and_then(|d| start.checked_add(d))
+        .filter(plausible)
+        .ok_or_else(|| "a lifetime that reaches past the year 9999".into())
+}
+
+/// `sent_at` plus the number of seconds at `pointer` (a number or a numeric string); `Ok(None)` when absent.
+fn seconds_at(
+    json: &serde_json::Value,
+    pointer: Option<&str>,
+    sent_at: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, String> {
+    let Some(pointer) = pointer else { return Ok(None) };
+    let Some(value) = json.pointer(pointer) else { return Ok(None) };
+    let wrong = |why: &str| format!("a lifetime at {pointer} that cannot be right ({why})");
+    let secs = value.as_f64().or_else(|| value.as_str()?.trim().parse().ok()).ok_or_else(|| wrong("not a number"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(wrong("negative or not finite"));
+    }
+    if secs >= MAX_LIFETIME_SECS {
+        return Err(wrong("too long"));
+    }
+    after(sent_at, std::time::Duration::from_secs(secs as u64)).map(Some).map_err(|e| wrong(&e))
+}
+
+/// The time at `pointer` (an RFC 3339 string or epoch seconds); `Ok(None)` when absent.
+fn time_at(json: &serde_json::Value, pointer: Option<&str>) -> Result<Option<OffsetDateTime>, String> {
+    let Some(pointer) = pointer else { return Ok(None) };
+    let at = match json.pointer(pointer) {
+        None => return Ok(None),
+        Some(serde_json::Value::String(s)) => clock::parse_rfc3339(s),
+        Some(serde_json::Value::Number(n)) => n.as_i64().and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok()),
+        Some(_) => None,
+    };
+    at.filter(plausible).map(Some).ok_or_else(|| {
+        format!("an expiry at {pointer} that cannot be right (not an RFC 3339 time or epoch seconds from 1970 to 9999)")
+    })
 }
 
 #[cfg(test)]
@@ -307,6 +377,47 @@ mod tests {
         b.headers.push(("x-auth-token".into(), "opaque".into()));
         let got = parse(&spec, Some(Duration::from_secs(60)), &b, t("2026-01-01T00:00:00Z")).unwrap();
         assert_eq!(got.expires_at, Some(t("2026-01-01T00:01:00Z")));
+    }
+
+    #[test]
+    fn expiry_fields_that_cannot_be_right_are_errors() {
+        let now = t("2026-01-01T00:00:00Z");
+        for body in [
+            r#"{"token":"tok","tokenLifetime":-100}"#,
+            r#"{"token":"tok","tokenLifetime":"soon"}"#,
+            r#"{"token":"tok","tokenLifetime":1e300}"#,
+            r#"{"token":"tok","tokenLifetime":null}"#,
+            r#"{"token":"tok","tokenExpiration":"10000-01-01T00:00:00Z"}"#,
+            r#"{"token":"tok","tokenExpiration":253402300800000}"#,
+            r#"{"token":"tok","tokenExpiration":true}"#,
+            r#"{"token":"tok","tokenLifetime":60,"refreshToken":"r","refreshTokenExpiration":"later"}"#,
+            r#"{"success":null,"token":"tok"}"#,
+        ] {
+            match parse(&session_spec(), None, &answer(200, body), now) {
+                Err(Failure::Unusable(_)) => {}
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let body = r#"{"success":"false","token":"tok","tokenLifetime":60}"#;
+        assert!(matches!(parse(&session_spec(), None, &answer(200, body), now), Err(Failure::Rejected(_))));
+        let body = r#"{"success":"true","token":"tok","tokenLifetime":0}"#;
+        assert_eq!(parse(&session_spec(), None, &answer(200, body), now).unwrap().expires_at, Some(now));
+        let body = r#"{"token":"tok"}"#;
+        assert_eq!(parse(&session_spec(), None, &answer(200, body), now).unwrap().expires_at, None, "no field: never");
+    }
+
+    #[test]
+    fn a_bare_scheme_is_not_a_token() {
+        let spec = ReplySpec { token_header: vec!["Authorization".into()], ..ReplySpec::default() };
+        for value in ["Bearer", "bearer ", ""] {
+            let mut a = answer(200, "{}");
+            a.headers.push(("authorization".into(), value.into()));
+            assert!(parse(&spec, None, &a, t("2026-01-01T00:00:00Z")).is_err(), "{value:?}");
+        }
+        let payload = crate::jwt::base64url_encode(br#"{"exp":-377705116800}"#);
+        let mut a = answer(200, "{}");
+        a.headers.push(("authorization".into(), format!("Bearer h.{payload}.s")));
+        assert!(parse(&spec, None, &a, t("2026-01-01T00:00:00Z")).is_err(), "an exp before 1970");
     }
 
     #[test]

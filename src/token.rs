@@ -1,11 +1,22 @@
-//! When a cached token is good enough to hand out.
+//! When a cached token is good enough to hand out: the one freshness rule.
 //!
-//! Freshness is a pure function of the expiry, `now` and a margin, so it is tested without a clock. The reasons a
-//! token is not fresh are named, for debug lines and `status`.
+//! Freshness is a pure function of when the token was obtained, when it expires, `now` and a margin, so it is
+//! tested without a clock; the broker, `status` and the cache-hit shortcut (`hit`) all call [`check`], so they can
+//! never disagree. The margin is capped at half the token's lifetime (counted from when it was obtained): a server
+//! that issues 30 s tokens against a 60 s margin then costs one renewal per 15 s, not one per call (issue #10).
+//! The reasons a token is not fresh are named, for debug lines and `status`. [`MAX_DURATION`] bounds every
+//! duration tokenfob accepts, so that adding one to a time can never overflow the calendar.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
+
+/// The longest duration accepted anywhere (margins, lifetimes, timeouts, `--min-valid`, the lock timeout): 3650 days.
+/// Anything longer is a typo or an attack, and would overflow date arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+
+/// How [`MAX_DURATION`] is written in messages.
+pub const MAX_DURATION_TEXT: &str = "3650d (about 10 years)";
 
 /// Why a cached token will not be served as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,19 +39,60 @@ impl std::fmt::Display for Stale {
     }
 }
 
-/// `Ok` when a token with this expiry stays valid for at least `margin` after `now`. `None` expiry never expires.
+/// The margin applied to a token obtained at `obtained_at` that expires at `expires_at`: `margin`, but at most half
+/// its lifetime. A lifetime that is negative or zero gives no margin (the token is fresh until it expires).
+pub fn effective_margin(margin: Duration, obtained_at: OffsetDateTime, expires_at: OffsetDateTime) -> Duration {
+    let half = Duration::try_from((expires_at - obtained_at) / 2).unwrap_or(Duration::ZERO);
+    margin.min(half)
+}
+
+/// `Ok` when a token obtained at `obtained_at` with this expiry stays valid for the [`effective_margin`] after `now`.
+/// `None` expiry never expires. Arithmetic that would overflow counts as "expiring soon" (fail closed).
 pub fn check(
     has_token: bool,
+    obtained_at: OffsetDateTime,
     expires_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
     margin: Duration,
 ) -> Result<(), Stale> {
-    match (has_token, expires_at) {
-        (false, _) => Err(Stale::Missing),
-        (true, None) => Ok(()),
-        (true, Some(at)) if at <= now => Err(Stale::Expired),
-        (true, Some(at)) if at < now + margin => Err(Stale::ExpiringSoon),
-        (true, Some(_)) => Ok(()),
+    let at = match (has_token, expires_at) {
+        (false, _) => return Err(Stale::Missing),
+        (true, None) => return Ok(()),
+        (true, Some(at)) if at <= now => return Err(Stale::Expired),
+        (true, Some(at)) => at,
+    };
+    let margin = time::Duration::try_from(effective_margin(margin, obtained_at, at)).ok();
+    match margin.and_then(|m| now.checked_add(m)) {
+        Some(edge) if at >= edge => Ok(()),
+        _ => Err(Stale::ExpiringSoon),
+    }
+}
+
+/// How long the token has left at `now` (zero when expired); `None` when it never expires.
+pub fn remaining(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<Duration> {
+    expires_at.map(|at| Duration::try_from(at - now).unwrap_or(Duration::ZERO))
+}
+
+/// `Some(lifetime)` when a token obtained at `obtained_at` lives no longer than `margin`, so that the margin was
+/// capped at half its life (the broker warns about it once per renewal).
+pub fn outlived_by(
+    margin: Duration,
+    obtained_at: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+) -> Option<Duration> {
+    let life = Duration::try_from(expires_at? - obtained_at).unwrap_or(Duration::ZERO);
+    (life <= margin).then_some(life)
+}
+
+/// `90` -> `1m30s`, for messages.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 if secs.is_multiple_of(60) => format!("{}m", secs / 60),
+        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
+        _ if secs.is_multiple_of(3600) => format!("{}h", secs / 3600),
+        _ => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
     }
 }
 
@@ -48,15 +100,45 @@ pub fn check(
 mod tests {
     use super::*;
 
+    fn t(s: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_000_000 + s).unwrap()
+    }
+
     #[test]
     fn freshness_depends_on_margin_and_expiry() {
-        let now = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        let (now, long_ago) = (t(0), t(-100_000));
         let m = Duration::from_secs(60);
-        let at = |s: i64| Some(OffsetDateTime::from_unix_timestamp(1_000_000 + s).unwrap());
-        assert_eq!(check(false, at(999), now, m), Err(Stale::Missing));
-        assert_eq!(check(true, None, now, m), Ok(()));
-        assert_eq!(check(true, at(0), now, m), Err(Stale::Expired));
-        assert_eq!(check(true, at(59), now, m), Err(Stale::ExpiringSoon));
-        assert_eq!(check(true, at(60), now, m), Ok(()));
+        assert_eq!(check(false, long_ago, Some(t(999)), now, m), Err(Stale::Missing));
+        assert_eq!(check(true, long_ago, None, now, m), Ok(()));
+        assert_eq!(check(true, long_ago, Some(t(0)), now, m), Err(Stale::Expired));
+        assert_eq!(check(true, long_ago, Some(t(59)), now, m), Err(Stale::ExpiringSoon));
+        assert_eq!(check(true, long_ago, Some(t(60)), now, m), Ok(()));
+    }
+
+    #[test]
+    fn the_margin_is_at_most_half_the_lifetime() {
+        let m = Duration::from_secs(60);
+        // A 30 s token obtained at 0: fresh for its first 15 s, then renewed.
+        assert_eq!(check(true, t(0), Some(t(30)), t(0), m), Ok(()));
+        assert_eq!(check(true, t(0), Some(t(30)), t(15), m), Ok(()));
+        assert_eq!(check(true, t(0), Some(t(30)), t(16), m), Err(Stale::ExpiringSoon));
+        // Obtained after its expiry (a server clock behind ours): no margin, and expired all the same.
+        assert_eq!(check(true, t(10), Some(t(5)), t(0), m), Ok(()));
+        assert_eq!(check(true, t(10), Some(t(5)), t(5), m), Err(Stale::Expired));
+        assert_eq!(outlived_by(m, t(0), Some(t(30))), Some(Duration::from_secs(30)));
+        assert_eq!(outlived_by(m, t(0), Some(t(3600))), None);
+    }
+
+    #[test]
+    fn huge_margins_never_overflow() {
+        let far = OffsetDateTime::new_utc(
+            time::Date::from_calendar_date(9999, time::Month::December, 31).unwrap(),
+            time::Time::MIDNIGHT,
+        );
+        let now = far - time::Duration::days(1);
+        let start = OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(check(true, start, Some(far), now, Duration::MAX), Err(Stale::ExpiringSoon));
+        assert_eq!(check(true, start, Some(far), now, MAX_DURATION), Err(Stale::ExpiringSoon));
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
     }
 }

@@ -88,7 +88,11 @@ struct Status<'a> {
 /// The ExecCredential for `served`, its expiry reported `margin` early.
 pub fn credential(info: &ExecInfo, served: &Served, margin: std::time::Duration, now: time::OffsetDateTime) -> String {
     // Never report a time already past: client-go would then run the plugin before every request.
-    let report = |at: time::OffsetDateTime| (at - margin).max(now + std::time::Duration::from_secs(10)).min(at);
+    // Checked: `at` comes from a server or the cache file, and may sit at the very start of the calendar.
+    let early = |at: time::OffsetDateTime| time::Duration::try_from(margin).ok().and_then(|m| at.checked_sub(m));
+    let report = |at: time::OffsetDateTime| {
+        early(at).unwrap_or(at).max(now.checked_add(time::Duration::seconds(10)).unwrap_or(now)).min(at)
+    };
     let answer = ExecCredential {
         api_version: &info.api_version,
         kind: "ExecCredential",

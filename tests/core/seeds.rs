@@ -68,14 +68,25 @@ fn session_falls_back_to_login_when_the_refresh_is_rejected_or_expired() {
 #[test]
 fn session_refreshes_inside_the_margin_and_with_min_valid() {
     let s = Sandbox::new();
-    s.emu.state().session_lifetime = 30; // inside the default 60 s margin at once
+    // Shorter than the default 60 s margin: renewed after half its lifetime, not on every call (issue #10).
+    s.emu.state().session_lifetime = 30;
     s.get(&["acme"]);
     s.get(&["acme"]);
-    assert_eq!((s.emu.count("session.login"), s.emu.count("session.refresh")), (1, 1));
+    assert_eq!((s.emu.count("session.login"), s.emu.count("session.refresh")), (1, 0));
     s.emu.state().session_lifetime = 3600;
+    s.expire_soon("acme");
     s.get(&["acme"]);
-    s.get(&["acme", "--min-valid", "2h"]);
-    assert_eq!(s.emu.count("session.refresh"), 3);
+    assert_eq!(s.emu.count("session.refresh"), 1, "inside the margin");
+    // 20 minutes left of an hour: fresh for the 60 s margin, not for --min-valid 25m.
+    let now = time::OffsetDateTime::now_utc();
+    s.edit_entry("acme", |e| {
+        e["expires_at"] = tokenfob::clock::rfc3339(now + time::Duration::minutes(20)).into();
+        e["obtained_at"] = tokenfob::clock::rfc3339(now - time::Duration::minutes(40)).into();
+    });
+    s.get(&["acme"]);
+    assert_eq!(s.emu.count("session.refresh"), 1);
+    s.get(&["acme", "--min-valid", "25m"]);
+    assert_eq!(s.emu.count("session.refresh"), 2);
 }
 
 #[test]

@@ -200,10 +200,15 @@ impl Sandbox {
         std::fs::write(self.entry_path(profile), serde_json::to_vec(&entry).unwrap()).unwrap();
     }
 
-    /// Makes the cached token of `profile` still valid but inside its 60 s refresh margin (it expires in 30 s).
+    /// Makes the cached token of `profile` still valid but inside its 60 s refresh margin (it expires in 30 s, and
+    /// was obtained an hour ago: a token near the end of a long life, not a short-lived one).
     pub fn expire_soon(&self, profile: &str) {
-        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
-        self.edit_entry(profile, |e| e["expires_at"] = tokenfob::clock::rfc3339(soon).into());
+        let now = time::OffsetDateTime::now_utc();
+        let soon = now + time::Duration::seconds(30);
+        self.edit_entry(profile, |e| {
+            e["expires_at"] = tokenfob::clock::rfc3339(soon).into();
+            e["obtained_at"] = tokenfob::clock::rfc3339(now - time::Duration::hours(1)).into();
+        });
     }
 
     /// Makes the cached token of `profile` expired.
