@@ -60,11 +60,21 @@ fn a_hostile_git_server_cannot_redirect_a_token_with_a_long_www_authenticate() {
     assert_eq!(s.entry("acme")["token"].as_str(), Some(victim.as_str()), "git's erase wiped the victim's cache");
 }
 
-/// Runs `tokenfob git-credential ARGS` with `input` on stdin.
+/// Runs `tokenfob git-credential ARGS` with `input` on stdin; tokenfob may stop reading early (a broken pipe).
 fn git_credential(s: &Sandbox, args: &[&str], input: &str) -> crate::support::Run {
     let mut all = vec!["git-credential"];
     all.extend_from_slice(args);
-    s.feed(s.command(&all), input)
+    let mut cmd = s.command(&all);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    s.check(out)
 }
 
 /// Issue #10, item 1, spawned: a cut line, a line without `=`, a repeated key, NUL, CR and `url=` are refused with
