@@ -30,6 +30,21 @@ pub struct Served {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+impl Served {
+    /// The one way to make a `Served`: every face prints `token` into a header, a curl config, git's key=value
+    /// lines or JSON, so a token that [`crate::reply::is_valid_token`] refuses (CR/LF, spaces, control or
+    /// non-ASCII characters) is an error here, whatever its source (issue #10: header and key injection).
+    pub fn new(profile: &str, token: Secret, expires_at: Option<OffsetDateTime>) -> Result<Served> {
+        if !crate::reply::is_valid_token(token.expose()) {
+            return Err(Error::Config(format!(
+                "the token of profile {profile:?} is not a valid token (empty, too long, or with a space, a control \
+                 or a non-ASCII character); check where the profile's token comes from"
+            )));
+        }
+        Ok(Served { profile: profile.to_owned(), token, expires_at })
+    }
+}
+
 /// What `status` reports of a profile (never a token).
 #[derive(Debug, serde::Serialize)]
 pub struct Status {
@@ -83,13 +98,13 @@ impl Broker<'_> {
         let margin = profile.refresh_margin.max(min_valid.unwrap_or_default());
         if let Source::Static(source) = &profile.source {
             let token = self.resolver(profile).resolve(source, "token")?;
-            return Ok(Served { profile: profile.name.clone(), token, expires_at: None });
+            return Served::new(&profile.name, token, None);
         }
         let fp = fingerprint(profile);
         let cached = self.read(profile, &fp)?;
         let stale = match &cached {
             Some(entry) => match token::check(entry.token.is_some(), entry.expires_at, now, margin) {
-                Ok(()) => return Ok(served(profile, entry.clone())),
+                Ok(()) => return served(profile, entry.clone()),
                 Err(why) => why,
             },
             None => Stale::Missing,
@@ -104,7 +119,7 @@ impl Broker<'_> {
             current.as_ref().filter(|e| token::check(e.token.is_some(), e.expires_at, now, margin).is_ok())
         {
             crate::log::debug(format_args!("profile {}: renewed by another process meanwhile", profile.name));
-            return Ok(served(profile, entry.clone()));
+            return served(profile, entry.clone());
         }
         self.renew(profile, fp, current, lock.as_ref(), now, false)
     }
@@ -213,7 +228,7 @@ impl Broker<'_> {
                 {
                     crate::log::warn(format_args!("{e}; the token is served but not cached"));
                 }
-                Ok(served(profile, entry))
+                served(profile, entry)
             }
             Err(e) if !force => ride_out(profile, current, e, now),
             Err(e) => Err(e),
@@ -301,16 +316,12 @@ fn ride_out(profile: &Profile, current: Option<Entry>, err: Error, now: OffsetDa
     match current {
         Some(entry) if token::check(entry.token.is_some(), entry.expires_at, now, Duration::ZERO).is_ok() => {
             crate::log::warn(format_args!("{err}; serving the cached token, which has not expired yet"));
-            Ok(served(profile, entry))
+            served(profile, entry)
         }
         _ => Err(err),
     }
 }
 
-fn served(profile: &Profile, entry: Entry) -> Served {
-    Served {
-        profile: profile.name.clone(),
-        token: entry.token.expect("only entries with a token are served"),
-        expires_at: entry.expires_at,
-    }
+fn served(profile: &Profile, entry: Entry) -> Result<Served> {
+    Served::new(&profile.name, entry.token.expect("only entries with a token are served"), entry.expires_at)
 }

@@ -75,7 +75,7 @@ fn fresh(profile: &str, env: &Env, now: OffsetDateTime) -> Option<(Served, Durat
     }
     let margin = Duration::from_millis(entry.margin_ms?);
     crate::token::check(entry.token.is_some(), entry.expires_at, now, margin).ok()?;
-    let served = Served { profile: profile.to_owned(), token: entry.token?, expires_at: entry.expires_at };
+    let served = Served::new(profile, entry.token?, entry.expires_at).ok()?;
     Some((served, margin))
 }
 

@@ -145,7 +145,7 @@ fn git_credential_answers_only_for_the_host_the_profile_covers() {
 fn injecting_config(s: &Sandbox) -> String {
     let host = s.emu.url();
     format!(
-        "{}\n[profiles.lit]\nkind = \"static\"\ntoken = \"abc\\r\\nX-Injected: 1\"\nmatch = [\"http://lit.test/\"]\n\
+        "{}\n[profiles.lit]\nkind = \"static\"\ntoken = \"abc\\r\\nX-Injected: 1\"\nmatch = [\"https://lit.test/\"]\n\
          [profiles.env]\nkind = \"static\"\ntoken = {{ env = \"INJ\" }}\n\
          [profiles.cmdsecret]\nkind = \"static\"\ntoken = {{ command = \"printf 'abc\\\\r\\\\nX-Injected: 1'\" }}\n\
          [profiles.file]\nkind = \"static\"\ntoken = {{ file = \"~/inj\" }}\n\
@@ -176,7 +176,7 @@ fn a_token_with_control_characters_reaches_no_face() {
         let answer: Value = serde_json::from_str(proto.ok()).unwrap();
         assert_eq!(answer["ok"], Value::Bool(false), "protocol {profile}: {proto:#?}");
     }
-    let git = git_credential(&s, &["get"], "protocol=http\nhost=lit.test\n\n");
+    let git = git_credential(&s, &["get"], "protocol=https\nhost=lit.test\n\n");
     assert!(!git.stdout.contains("X-Injected"), "{git:#?}");
     assert!(git.stderr.contains("not a valid token"), "{git:#?}");
 }
