@@ -90,7 +90,7 @@ pub fn fingerprint(profile: &Profile) -> String {
 
 impl Broker<'_> {
     fn resolver<'b>(&'b self, profile: &'b Profile) -> Resolver<'b> {
-        Resolver { env: self.env, may_prompt: self.may_prompt, profile: &profile.name }
+        Resolver { env: self.env, may_prompt: self.may_prompt, profile: &profile.name, timeout: profile.net.timeout }
     }
 
     /// A token valid for at least the profile's margin (or `min_valid`, if longer), renewing only when needed.
@@ -248,7 +248,7 @@ impl Broker<'_> {
         let recipe = match &profile.source {
             Source::Recipe(recipe) => recipe,
             Source::Command { argv, lifetime } => {
-                let issued = login::run_command(&profile.name, argv, *lifetime, now)?;
+                let issued = login::run_command(&profile.name, argv, *lifetime, profile.net.timeout, now)?;
                 return Ok(new_entry(profile, fingerprint, now, Outcome { issued, vars: Default::default() }, None));
             }
             Source::Static(_) => unreachable!("static profiles are never renewed"),

@@ -378,3 +378,15 @@ fn a_terminated_tokenfob_takes_its_command_with_it() {
         assert!(gone(&pid), "SIG{signal}: the command's child {pid} outlived tokenfob");
     }
 }
+
+/// Issue #10, item 6 (audit): `tokenfob exec` replaces itself with the command, so signals reach the command
+/// directly; it must not pass on tokenfob's own ignored SIGPIPE (`yes | head` would then report errors instead of
+/// ending quietly).
+#[test]
+fn exec_hands_the_command_default_signal_handling() {
+    let s = Sandbox::new();
+    let run = s.run(&["exec", "acme", "--", "grep", "SigIgn", "/proc/self/status"]);
+    let mask = u64::from_str_radix(run.ok().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    // Bit n-1 stands for signal n; SIGPIPE is 13 on Linux.
+    assert_eq!(mask & (1 << 12), 0, "SIGPIPE is ignored in the command: {mask:x}");
+}
