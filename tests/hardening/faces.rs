@@ -268,7 +268,7 @@ fn the_curl_wrapper_retries_with_common_curl_flags() {
     let s = Sandbox::new();
     let wrapper = concat!(env!("CARGO_MANIFEST_DIR"), "/integrations/curl/tokenfob-curl");
     s.get(&["od"]);
-    let cases: [(&str, &str); 7] = [
+    let cases: [(&str, &str); 8] = [
         ("-f", "good body"),
         ("--fail-with-body", "good body"),
         ("-s", "good body"),
@@ -276,6 +276,7 @@ fn the_curl_wrapper_retries_with_common_curl_flags() {
         ("-o out.txt", ""),
         ("-w '%{http_code}'", "good body200"),
         ("-s -f -o out.txt -w '%{http_code}\\n'", "200"),
+        ("-sSfo out.txt", ""),
     ];
     for (flags, expected) in cases {
         let server = once_401_server();
@@ -297,6 +298,10 @@ fn the_curl_wrapper_retries_with_common_curl_flags() {
     assert_eq!(run.ok(), "good body");
     let headers = std::fs::read_to_string(s.dir.path().join("hdrs.txt")).unwrap();
     assert!(headers.starts_with("HTTP/1.1 200") && !headers.contains("401"), "{headers}");
+    // What it cannot take, it says.
+    let refused = bash(&s, &format!("{wrapper} od -O http://127.0.0.1:{}/r", server.port));
+    assert_eq!(refused.code, 2, "{refused:#?}");
+    assert!(refused.stderr.contains("-O is not supported"), "{refused:#?}");
 }
 
 /// True while the process `pid` exists.
