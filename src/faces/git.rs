@@ -253,7 +253,10 @@ mod tests {
     #[test]
     fn the_url_must_be_the_host_git_named() {
         let url = |text: &str| asked_url(&parse(&mut text.as_bytes()).unwrap());
-        assert_eq!(url("protocol=https\nhost=Git.Example.com:8443\npath=a/b\n").unwrap().unwrap().as_str(), "https://git.example.com:8443/a/b");
+        assert_eq!(
+            url("protocol=https\nhost=Git.Example.com:8443\npath=a/b\n").unwrap().unwrap().as_str(),
+            "https://git.example.com:8443/a/b"
+        );
         assert_eq!(url("protocol=https\nhost=h:443\n").unwrap().unwrap().as_str(), "https://h/");
         assert!(url("protocol=cert\nhost=h\n").unwrap().is_none());
         assert!(url("protocol=https\n").unwrap().is_none());

@@ -172,7 +172,8 @@ fn a_token_with_control_characters_reaches_no_face() {
         assert!(kube.code != 0 && kube.stdout.is_empty(), "kubectl {profile}: {kube:#?}");
         let exec = s.run(&["exec", profile, "--", "sh", "-c", "printf %s \"$TOKENFOB_TOKEN\""]);
         assert!(exec.code != 0 && exec.stdout.is_empty(), "exec {profile}: {exec:#?}");
-        let proto = s.feed(s.command(&["protocol"]), &format!("{{\"v\":1,\"op\":\"get\",\"profile\":\"{profile}\"}}\n"));
+        let proto =
+            s.feed(s.command(&["protocol"]), &format!("{{\"v\":1,\"op\":\"get\",\"profile\":\"{profile}\"}}\n"));
         let answer: Value = serde_json::from_str(proto.ok()).unwrap();
         assert_eq!(answer["ok"], Value::Bool(false), "protocol {profile}: {proto:#?}");
     }
@@ -188,9 +189,8 @@ fn a_tampered_cache_entry_is_a_miss() {
     let s = Sandbox::new();
     s.get(&["od"]);
     s.get(&["od"]);
-    for (i, face) in [&["get", "od", "-o", "header"][..], &["get", "od", "-o", "curl"], &["kubectl", "od"]]
-        .iter()
-        .enumerate()
+    for (i, face) in
+        [&["get", "od", "-o", "header"][..], &["get", "od", "-o", "curl"], &["kubectl", "od"]].iter().enumerate()
     {
         s.edit_entry("od", |e| e["token"] = "evil\r\nX-Injected: 1".into());
         let run = s.run(face);
@@ -375,8 +375,7 @@ fn a_terminated_tokenfob_takes_its_command_with_it() {
         // No pipes: an orphaned grandchild would hold them open, and waiting for their end would hang this test.
         let mut child = s.command(&["get", "slow"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let pid = pid_in(&pidfile);
-        let status =
-            std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+        let status = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
         assert!(status.unwrap().success());
         let status = child.wait().unwrap();
         assert!(!status.success(), "SIG{signal}: {status:?}");
