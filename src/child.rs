@@ -55,9 +55,17 @@ pub(crate) fn output(mut command: Command, timeout: Duration, max: usize) -> Res
     install_handlers();
     let deadline = Instant::now() + timeout;
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).process_group(0);
-    let mut child = command.spawn().map_err(Failure::Start)?;
-    let pgid = i32::try_from(child.id()).unwrap_or(0);
+    // A signal between spawn and recording the group would orphan the child: hold them off until it is recorded.
+    // std gives the child an empty signal mask whatever ours is.
+    let before = hold_signals();
+    let spawned = command.spawn();
+    let pgid = spawned.as_ref().map_or(0, |c| i32::try_from(c.id()).unwrap_or(0));
     RUNNING.store(pgid, Ordering::SeqCst);
+    if let Some(mask) = before {
+        // SAFETY: restores the mask pthread_sigmask returned.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut()) };
+    }
+    let mut child = spawned.map_err(Failure::Start)?;
     let read = read_bounded(&mut child, deadline, max);
     let status = if read.is_ok() { wait_until(&mut child, deadline) } else { None };
     if status.is_none() {
@@ -128,6 +136,19 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             _ => return None,
         }
+    }
+}
+
+/// Blocks the signals [`on_signal`] handles in this thread; returns the mask to restore, if that worked.
+fn hold_signals() -> Option<libc::sigset_t> {
+    // SAFETY: sigset_t values filled by sigemptyset/sigaddset or by pthread_sigmask, passed by pointer.
+    unsafe {
+        let (mut set, mut old): (libc::sigset_t, libc::sigset_t) = (std::mem::zeroed(), std::mem::zeroed());
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, signal);
+        }
+        (libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0).then_some(old)
     }
 }
 
