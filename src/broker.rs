@@ -33,6 +33,21 @@ pub struct Served {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+impl Served {
+    /// The one way to make a `Served`: every face prints `token` into a header, a curl config, git's key=value
+    /// lines or JSON, so a token that [`crate::reply::is_valid_token`] refuses (CR/LF, spaces, control or
+    /// non-ASCII characters) is an error here, whatever its source (issue #10: header and key injection).
+    pub fn new(profile: &str, token: Secret, expires_at: Option<OffsetDateTime>) -> Result<Served> {
+        if !crate::reply::is_valid_token(token.expose()) {
+            return Err(Error::Config(format!(
+                "the token of profile {profile:?} is not a valid token (empty, too long, or with a space, a control \
+                 or a non-ASCII character); check where the profile's token comes from"
+            )));
+        }
+        Ok(Served { profile: profile.to_owned(), token, expires_at })
+    }
+}
+
 /// What `status` reports of a profile (never a token).
 #[derive(Debug, serde::Serialize)]
 pub struct Status {
@@ -78,7 +93,7 @@ pub fn fingerprint(profile: &Profile) -> String {
 
 impl Broker<'_> {
     fn resolver<'b>(&'b self, profile: &'b Profile) -> Resolver<'b> {
-        Resolver { env: self.env, may_prompt: self.may_prompt, profile: &profile.name }
+        Resolver { env: self.env, may_prompt: self.may_prompt, profile: &profile.name, timeout: profile.net.timeout }
     }
 
     /// A token valid for at least the profile's margin (or `min_valid`, if longer), renewing only when needed.
@@ -88,13 +103,13 @@ impl Broker<'_> {
         let margin = profile.refresh_margin.max(min_valid.unwrap_or_default());
         if let Source::Static(source) = &profile.source {
             let token = self.resolver(profile).resolve(source, "token")?;
-            return Ok(Served { profile: profile.name.clone(), token, expires_at: None });
+            return Served::new(&profile.name, token, None);
         }
         let fp = fingerprint(profile);
         let cached = self.read(profile, &fp)?;
         let stale = match &cached {
             Some(entry) => match fresh(entry, now, margin) {
-                Ok(()) => return Ok(serve(profile, entry.clone(), min_valid, now)),
+                Ok(()) => return serve(profile, entry.clone(), min_valid, now),
                 Err(why) => why,
             },
             None => Stale::Missing,
@@ -111,7 +126,7 @@ impl Broker<'_> {
             current.as_ref().filter(|e| fresh(e, now, margin).is_ok() || renewed_meanwhile(cached.as_ref(), e, now))
         {
             crate::log::debug(format_args!("profile {}: renewed by another process meanwhile", profile.name));
-            return Ok(serve(profile, entry.clone(), min_valid, now));
+            return serve(profile, entry.clone(), min_valid, now);
         }
         self.renew(profile, fp, current, lock.as_ref(), min_valid, now)
     }
@@ -259,7 +274,7 @@ impl Broker<'_> {
         {
             if !lasting(profile, &entry) {
                 crate::log::warn(format_args!("{e}; the token is served but not cached"));
-                return Ok(served(profile, entry));
+                return served(profile, entry);
             }
             let what = match self.revoke_lasting(profile, &entry, true) {
                 Ok(true) => "so it was revoked".to_owned(),
@@ -273,7 +288,7 @@ impl Broker<'_> {
                 profile.name
             )));
         }
-        Ok(served(profile, entry))
+        served(profile, entry)
     }
 
     /// Revokes `entry`'s token server-side when it never expires and the recipe can revoke it: a token forgotten
@@ -311,7 +326,7 @@ impl Broker<'_> {
         let recipe = match &profile.source {
             Source::Recipe(recipe) => recipe,
             Source::Command { argv, lifetime } => {
-                let issued = login::run_command(&profile.name, argv, *lifetime, now)?;
+                let issued = login::run_command(&profile.name, argv, *lifetime, profile.net.timeout, now)?;
                 return Ok(new_entry(profile, fingerprint, now, Outcome { issued, vars: Default::default() }, None));
             }
             Source::Static(_) => unreachable!("static profiles are never renewed"),
@@ -397,7 +412,7 @@ fn ride_out(
         return Err(err);
     }
     crate::log::warn(format_args!("{err}; serving the cached token, which has not expired yet"));
-    Ok(served(profile, entry))
+    served(profile, entry)
 }
 
 /// The one freshness rule, applied to a cache entry.
@@ -435,10 +450,10 @@ fn lasting(profile: &Profile, entry: &Entry) -> bool {
 }
 
 /// Serves a cached token, warning when it expires sooner than the caller's `min_valid`.
-fn serve(profile: &Profile, entry: Entry, min_valid: Option<Duration>, now: OffsetDateTime) -> Served {
-    let served = served(profile, entry);
+fn serve(profile: &Profile, entry: Entry, min_valid: Option<Duration>, now: OffsetDateTime) -> Result<Served> {
+    let served = served(profile, entry)?;
     warn_short(profile, &served, min_valid, now);
-    served
+    Ok(served)
 }
 
 /// The warning for a token that expires sooner than `min_valid` asked: the server's tokens live shorter, so
@@ -457,10 +472,6 @@ fn warn_short(profile: &Profile, served: &Served, min_valid: Option<Duration>, n
     }
 }
 
-fn served(profile: &Profile, entry: Entry) -> Served {
-    Served {
-        profile: profile.name.clone(),
-        token: entry.token.expect("only entries with a token are served"),
-        expires_at: entry.expires_at,
-    }
+fn served(profile: &Profile, entry: Entry) -> Result<Served> {
+    Served::new(&profile.name, entry.token.expect("only entries with a token are served"), entry.expires_at)
 }

@@ -470,6 +470,13 @@ impl Config {
     }
 }
 
+impl Profile {
+    /// True when one of the profile's `match` prefixes covers `url`.
+    pub fn covers(&self, url: &str) -> bool {
+        reqwest::Url::parse(url).is_ok_and(|u| self.matches.iter().any(|m| prefix_score(m, &u).is_some()))
+    }
+}
+
 /// How well `prefix` covers `url`: same scheme, host and port, and a path prefix that ends at a `/` boundary.
 fn prefix_score(prefix: &str, url: &reqwest::Url) -> Option<usize> {
     let p = reqwest::Url::parse(prefix).ok()?;

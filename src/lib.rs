@@ -6,10 +6,11 @@
 //! (the engine that runs them), `reply` (reading answers), `http` (sending requests), `cache` (entries, atomic
 //! writes, the lock), `token` (freshness), `broker` (cache or renew), `faces` (shell, JSON, kubectl and git output),
 //! `emulator` and `demo` (the built-in seed servers), and small helpers (`clock`, `environment`, `paths`, `jwt`,
-//! `template`, `tty`, `sys`, `log`, `error`).
+//! `template`, `tty`, `sys`, `log`, `error`, `child`).
 
 pub mod broker;
 pub mod cache;
+pub(crate) mod child;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -6,8 +6,7 @@
 //! logout can use them again. The `command` kind, which runs a program instead of HTTP, lives here too.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -580,27 +579,21 @@ fn refresh_refused(status: u16) -> bool {
     (400..500).contains(&status) && !matches!(status, 408 | 429)
 }
 
-/// Runs a `command` profile's program: its stdout is the token, or a JSON object with `token` and `expires_at`.
-pub fn run_command(profile: &str, argv: &[String], lifetime: Option<Duration>, now: OffsetDateTime) -> Result<Issued> {
+/// Runs a `command` profile's program (bounded by `timeout`, see [`crate::child`]): its stdout is the token, or a
+/// JSON object with `token` and `expires_at`.
+pub fn run_command(
+    profile: &str,
+    argv: &[String],
+    lifetime: Option<Duration>,
+    timeout: Duration,
+    now: OffsetDateTime,
+) -> Result<Issued> {
     let what = format!("running the command of profile {profile:?}");
     let shown = argv.iter().skip_while(|a| *a == "sh" || *a == "-c").cloned().collect::<Vec<_>>().join(" ");
     let fail = |why: String| Error::Other(format!("{what}: `{shown}` {why}"));
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| fail(format!("cannot start: {e}")))?;
-    let mut out = zeroize::Zeroizing::new(Vec::new());
-    let read = child.stdout.take().map(|s| s.take(crate::http::MAX_BODY as u64).read_to_end(&mut out));
-    let status = child.wait().map_err(|e| fail(format!("cannot be waited for: {e}")))?;
-    if !status.success() {
-        return Err(fail(format!("failed with {status} (run it yourself to see why)")));
-    }
-    if let Some(Err(e)) = read {
-        return Err(fail(format!("output cannot be read: {e}")));
-    }
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    let out = crate::child::output(command, timeout, crate::http::MAX_BODY).map_err(|e| fail(e.to_string()))?;
     parse_command_output(&out, lifetime, now).map_err(fail)
 }
 

@@ -6,8 +6,8 @@
 //! terminal (issue #2).
 
 use std::fmt;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use zeroize::Zeroizing;
@@ -144,6 +144,8 @@ pub struct Resolver<'a> {
     pub may_prompt: bool,
     /// The profile, named in errors.
     pub profile: &'a str,
+    /// How long a `{ command = ... }` may run (the profile's `timeout`).
+    pub timeout: std::time::Duration,
 }
 
 impl Resolver<'_> {
@@ -165,7 +167,7 @@ impl Resolver<'_> {
                 }
                 Ok(Secret::new(line.to_owned()))
             }
-            SecretSource::Command(cmd) => run_command(cmd).map_err(fail),
+            SecretSource::Command(cmd) => run_command(cmd, self.timeout).map_err(fail),
             SecretSource::Prompt(label) => self.prompt(label, what),
         }
     }
@@ -186,26 +188,16 @@ impl Resolver<'_> {
     }
 }
 
-/// Runs `cmd` with `sh -c` and returns its trimmed standard output.
-fn run_command(cmd: &str) -> Result<Secret, String> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot run `{cmd}`: {e}"))?;
-    let mut out = Zeroizing::new(String::new());
-    let read = child.stdout.take().map(|mut s| s.read_to_string(&mut out));
-    let status = child.wait().map_err(|e| format!("waiting for `{cmd}`: {e}"))?;
-    if !status.success() {
-        return Err(format!("`{cmd}` failed with {status} (run it yourself to see why)"));
-    }
-    if let Some(Err(e)) = read {
-        return Err(format!("reading the output of `{cmd}`: {e}"));
-    }
-    let value = out.trim();
+/// The most a `{ command = ... }` may print.
+const MAX_SECRET_OUTPUT: usize = 64 * 1024;
+
+/// Runs `cmd` with `sh -c` (bounded by `timeout`, see [`crate::child`]) and returns its trimmed standard output.
+fn run_command(cmd: &str, timeout: std::time::Duration) -> Result<Secret, String> {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(cmd);
+    let out = crate::child::output(command, timeout, MAX_SECRET_OUTPUT).map_err(|e| format!("`{cmd}` {e}"))?;
+    let text = std::str::from_utf8(&out).map_err(|_| format!("`{cmd}` printed something that is not UTF-8"))?;
+    let value = text.trim();
     if value.is_empty() {
         return Err(format!("`{cmd}` printed nothing"));
     }
@@ -233,7 +225,7 @@ mod tests {
     use super::*;
 
     fn resolver(env: &Env) -> Resolver<'_> {
-        Resolver { env, may_prompt: false, profile: "p" }
+        Resolver { env, may_prompt: false, profile: "p", timeout: std::time::Duration::from_secs(5) }
     }
 
     #[test]

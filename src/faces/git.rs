@@ -6,14 +6,27 @@
 //! profile is chosen by `protocol://host/path` against `match`; no match means no answer, so git asks its next
 //! helper. `erase` forgets exactly the token git reports as rejected; `store` does nothing. Unknown keys are
 //! ignored, as git requires.
+//!
+//! The input is partly written by the server: git passes its `WWW-Authenticate` headers as `wwwauth[]=...`. So
+//! every line is read whole or refused (issue #10: a line cut at a buffer boundary once let a server's header end
+//! in a `host=` line that replaced the real host), and anything git itself would never send (a line without `=`,
+//! a repeated single-valued key, NUL, a CR inside a line, `url=`, a host that is not a host) is an error with
+//! nothing on stdout. The token goes only to the `protocol://host/path` git asked about, only when the profile's
+//! `match` covers it (also with `--profile`), and over plain http only to loopback or with `allow_http`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 
 use crate::App;
 use crate::cli::GitAction;
+use crate::config::Profile;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+
+/// The longest line accepted, newline included; a `WWW-Authenticate` header longer than this is refused.
+const MAX_LINE: usize = 64 * 1024;
+/// The most lines read before the blank line that ends the request.
+const MAX_LINES: usize = 1000;
 
 /// What git sent.
 #[derive(Debug, Default)]
@@ -38,29 +51,90 @@ impl Request {
     }
 }
 
+fn bad(why: String) -> Error {
+    Error::BadRequest(format!("git's input: {why} (git never sends this; refusing to answer)"))
+}
+
 /// Parses git's `key=value` lines up to a blank line or the end.
 pub fn parse(input: &mut dyn BufRead) -> Result<Request> {
     let mut request = Request::default();
-    let mut line = String::new();
-    for _ in 0..1000 {
-        line.clear();
-        let n = std::io::Read::take(&mut *input, 64 * 1024)
-            .read_line(&mut line)
-            .map_err(|e| Error::Other(format!("reading stdin: {e}")))?;
-        let text = line.trim_end_matches(['\n', '\r']);
-        if n == 0 || text.is_empty() {
-            break;
+    let mut raw = Vec::new();
+    for number in 1..=MAX_LINES {
+        raw.clear();
+        let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX);
+        let n = Read::take(&mut *input, limit)
+            .read_until(b'\n', &mut raw)
+            .map_err(|e| Error::Other(format!("reading git's input on stdin: {e}")))?;
+        if n == 0 {
+            return Ok(request);
         }
-        let Some((key, value)) = text.split_once('=') else { continue };
+        if !raw.ends_with(b"\n") && n >= MAX_LINE {
+            return Err(bad(format!("line {number} is longer than {} KiB", MAX_LINE / 1024)));
+        }
+        let text = line_text(&raw).map_err(|why| bad(format!("line {number} {why}")))?;
+        if text.is_empty() {
+            return Ok(request);
+        }
+        let (key, value) = text.split_once('=').ok_or_else(|| bad(format!("line {number} has no '='")))?;
         match key {
+            "" => return Err(bad(format!("line {number} has an empty key"))),
+            "url" => return Err(bad("a `url=` line (git sends protocol, host and path to helpers)".into())),
             "capability[]" => request.capabilities.push(value.to_owned()),
             k if k.ends_with("[]") => {}
             k => {
-                request.fields.insert(k.to_owned(), value.to_owned());
+                if request.fields.insert(k.to_owned(), value.to_owned()).is_some() {
+                    return Err(bad(format!("`{k}` is sent twice")));
+                }
             }
         }
     }
-    Ok(request)
+    Err(bad(format!("more than {MAX_LINES} lines without the blank line that ends a request")))
+}
+
+/// A line without its LF (and the CR before it, which git's own reader also drops): UTF-8, with no NUL and no
+/// other CR.
+fn line_text(raw: &[u8]) -> Result<&str, &'static str> {
+    let body = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    if body.contains(&0) {
+        return Err("holds a NUL byte");
+    }
+    if body.contains(&b'\r') {
+        return Err("holds a carriage return");
+    }
+    std::str::from_utf8(body).map_err(|_| "is not UTF-8")
+}
+
+/// The URL git asks about, checked: protocol http or https (else `None`: not ours), a host that parses back to
+/// itself, and no control character anywhere.
+fn asked_url(request: &Request) -> Result<Option<reqwest::Url>> {
+    let Some(text) = request.url() else { return Ok(None) };
+    let protocol = &request.fields["protocol"];
+    if protocol != "https" && protocol != "http" {
+        return Ok(None);
+    }
+    if text.chars().any(|c| c.is_control()) {
+        return Err(bad("a control character in protocol, host or path".into()));
+    }
+    let host = &request.fields["host"];
+    let ok_host = |c: char| c.is_ascii_alphanumeric() || ".-_:[]".contains(c);
+    let url = reqwest::Url::parse(&text).map_err(|e| bad(format!("host {host:?} is not a host: {e}")))?;
+    let authority = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => String::new(),
+    };
+    let same = authority.eq_ignore_ascii_case(host) || default_port(protocol, host, &authority);
+    if !host.chars().all(ok_host) || !same {
+        return Err(bad(format!("host {host:?} is not a plain host[:port]")));
+    }
+    Ok(Some(url))
+}
+
+/// True when `host` only adds the protocol's default port to `authority` (the URL parser drops it).
+fn default_port(protocol: &str, host: &str, authority: &str) -> bool {
+    let port = if protocol == "https" { ":443" } else { ":80" };
+    host.strip_suffix(port).is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
 
 /// Handles one git request.
@@ -75,10 +149,14 @@ pub fn run(
     if action == GitAction::Store {
         return Ok(());
     }
+    let url = asked_url(&request)?;
     let config = app.config()?;
-    let chosen = match (profile, request.url()) {
-        (Some(name), _) => Some(config.choose(Some(name), None, &app.env)?),
-        (None, Some(url)) => config.by_url(&url),
+    let chosen = match (profile, &url) {
+        (Some(name), Some(url)) => Some(covering(config.choose(Some(name), None, &app.env)?, url)?),
+        (Some(name), None) => {
+            return Err(bad(format!("no http(s) protocol and host to check against profile {name:?}'s `match`")));
+        }
+        (None, Some(url)) => config.by_url(url.as_str()),
         (None, None) => None,
     };
     let Some(profile) = chosen else {
@@ -88,6 +166,7 @@ pub fn run(
     let broker = app.broker(&config)?;
     match action {
         GitAction::Get => {
+            plain_http_allowed(profile, url.as_ref().expect("a profile was chosen by a URL"))?;
             let served = broker.get(profile, None, crate::clock::now())?;
             let answer = if request.capabilities.iter().any(|c| c == "authtype") {
                 format!("capability[]=authtype\nauthtype=Bearer\ncredential={}\n", served.token.expose())
@@ -106,6 +185,34 @@ pub fn run(
     }
 }
 
+/// `profile`, if its `match` covers `url`: `--profile` names the token, never the host it may go to.
+fn covering<'a>(profile: &'a Profile, url: &reqwest::Url) -> Result<&'a Profile> {
+    if profile.covers(url.as_str()) {
+        return Ok(profile);
+    }
+    let shown = if profile.matches.is_empty() { "none".to_owned() } else { profile.matches.join(", ") };
+    Err(Error::Config(format!(
+        "git asks for {}, which profile {:?} does not cover (its `match`: {shown}); add that URL to the profile's \
+         `match` to send its token there",
+        crate::http::redacted(url),
+        profile.name
+    )))
+}
+
+/// Refuses plain http to a host that is not loopback unless the profile sets `allow_http`, as for tokenfob's own
+/// requests and as Git Credential Manager does: a token sent in clear is a token given away.
+fn plain_http_allowed(profile: &Profile, url: &reqwest::Url) -> Result<()> {
+    if url.scheme() == "http" && !profile.net.allow_http && !crate::http::is_loopback(url) {
+        return Err(Error::Config(format!(
+            "refusing to give the token of profile {:?} to {} over plain http (use https, or set allow_http = true \
+             in the profile)",
+            profile.name,
+            crate::http::redacted(url)
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +226,42 @@ mod tests {
         assert!(!r.fields.contains_key("ignored"));
         let erase = parse(&mut "protocol=https\nhost=h\npassword=old\n".as_bytes()).unwrap();
         assert_eq!(erase.rejected().unwrap(), "old");
+    }
+
+    #[test]
+    fn refuses_what_git_never_sends() {
+        let cut = format!("host=a\nwwwauth[]={}host=b\n\n", "x".repeat(MAX_LINE));
+        for text in [
+            cut.as_str(),
+            "host=a\nhost=b\n",
+            "protocol=https\nnoequals\n",
+            "host=a\0b\n",
+            "host=a\rpath=b\n",
+            "url=https://a/\n",
+            "=x\n",
+        ] {
+            let err = parse(&mut text.as_bytes()).unwrap_err();
+            assert_eq!(err.code(), "bad_request", "{text:?}");
+        }
+        let crlf = parse(&mut "protocol=https\r\nhost=h\r\n\r\n".as_bytes()).unwrap();
+        assert_eq!(crlf.url().unwrap(), "https://h/");
+        // A line just under the cap is read whole, and what follows it is still a line of its own.
+        let long = format!("wwwauth[]={}\nhost=h\n", "x".repeat(MAX_LINE - 12));
+        assert_eq!(parse(&mut long.as_bytes()).unwrap().fields["host"], "h");
+    }
+
+    #[test]
+    fn the_url_must_be_the_host_git_named() {
+        let url = |text: &str| asked_url(&parse(&mut text.as_bytes()).unwrap());
+        assert_eq!(
+            url("protocol=https\nhost=Git.Example.com:8443\npath=a/b\n").unwrap().unwrap().as_str(),
+            "https://git.example.com:8443/a/b"
+        );
+        assert_eq!(url("protocol=https\nhost=h:443\n").unwrap().unwrap().as_str(), "https://h/");
+        assert!(url("protocol=cert\nhost=h\n").unwrap().is_none());
+        assert!(url("protocol=https\n").unwrap().is_none());
+        for host in ["evil@good", "good/x", "a b", "h:99999", "good#x", "h\u{7}"] {
+            assert!(url(&format!("protocol=https\nhost={host}\n")).is_err(), "{host}");
+        }
     }
 }

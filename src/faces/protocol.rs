@@ -2,8 +2,9 @@
 //!
 //! Requests are `{"v":1,"op":"get"|"erase"|"status", ...}`; unknown fields are ignored so that newer clients work
 //! with older tokenfobs. A malformed line gets a `bad_request` answer and the loop goes on; only end of input (or a
-//! closed stdout) ends it. Lines are capped at 64 KiB so a runaway client cannot exhaust memory. docs/protocol.md
-//! is the reference.
+//! closed stdout) ends it. Lines are capped at 64 KiB so a runaway client cannot exhaust memory; a longer line is
+//! answered with one `bad_request` and skipped to its end, never read as several requests. The configuration is
+//! loaded again whenever its file changed. docs/protocol.md is the reference.
 
 use std::io::{BufRead, Write};
 
@@ -124,8 +125,22 @@ fn error_json(err: &Error) -> Value {
     json!({"v": 1, "ok": false, "error": {"code": err.code(), "message": err.to_string()}})
 }
 
+/// Drops the loaded configuration (and the broker made from it) when the file is no longer the one loaded: a
+/// long-running loop serves the profiles as the file says now, as a fresh `tokenfob get` would (issue #10). A file
+/// that became invalid then fails each request with a `config` error until it is fixed; the loop goes on.
+fn forget_if_edited(app: &App, state: &mut State<'_>) {
+    let Some(config) = &state.config else { return };
+    let path = crate::paths::config_file(app.config_flag.as_deref(), &app.env).ok();
+    let current = path.and_then(|p| crate::cache::ConfigStamp::of(&p));
+    if current.is_none() || current != config.stamp {
+        crate::log::debug(format_args!("{} changed; reloading it", config.path.display()));
+        (state.config, state.broker) = (None, None);
+    }
+}
+
 fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Value> {
     let req = parse_request(line)?;
+    forget_if_edited(app, state);
     if state.config.is_none() {
         state.config = Some(app.config()?);
     }
