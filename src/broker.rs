@@ -187,7 +187,9 @@ impl Broker<'_> {
     fn lock(&self, profile: &Profile) -> Result<Option<Lock>> {
         match self.cache.lock(&profile.name, self.lock_timeout) {
             Ok(lock) => Ok(Some(lock)),
-            Err(e @ Error::LockTimeout { .. }) => Err(e),
+            // A refused lock file or directory (not a regular file, not ours) is for the user to fix, not to work
+            // around by renewing without a lock.
+            Err(e @ (Error::LockTimeout { .. } | Error::Config(_))) => Err(e),
             Err(e) => {
                 crate::log::warn(format_args!("{e}; going on without a cache"));
                 Ok(None)
