@@ -148,9 +148,9 @@ pub struct Cache {
     memo: RefCell<BTreeMap<String, (Identity, Entry)>>,
 }
 
-/// What tells two versions of a file apart without reading it: device, inode, size, modification time and mode.
-/// Editors and `mv` change at least one of them on every edit, a cache write (a rename) changes the inode, and
-/// `chmod` changes the mode.
+/// What tells two versions of a cache file apart without reading it: device, inode, size, modification time and
+/// mode. Only this code writes cache files, and every write is a rename (a new inode); `chmod` changes the mode.
+/// (The configuration, which people edit in place, is stamped by content instead: [`ConfigStamp`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Identity {
     dev: u64,
@@ -264,7 +264,8 @@ impl Cache {
         }
         check_private(&self.dir, &meta, true).map_err(refused)?;
         if meta.mode() & 0o077 != 0 {
-            let dir = crate::paths::open_dir(&self.dir).map_err(|e| Error::io("opening cache directory", &self.dir, e))?;
+            let dir =
+                crate::paths::open_dir(&self.dir).map_err(|e| Error::io("opening cache directory", &self.dir, e))?;
             make_private(&self.dir, &dir, true).map_err(refused)?;
         }
         Ok(true)
@@ -477,7 +478,8 @@ fn open_private(path: &Path) -> std::io::Result<(Vec<u8>, Identity)> {
         match e.raw_os_error() {
             Some(libc::ELOOP) => refused("it is a symlink (remove it)".into()),
             // A socket cannot be opened at all; say what it is rather than "no such device".
-            Some(libc::ENXIO) => fs::symlink_metadata(path).map_or(e, |m| refused(format!("{} (remove it)", crate::paths::not_regular(&m)))),
+            Some(libc::ENXIO) => fs::symlink_metadata(path)
+                .map_or(e, |m| refused(format!("{} (remove it)", crate::paths::not_regular(&m)))),
             _ => e,
         }
     })?;
@@ -583,6 +585,35 @@ mod tests {
         let other = serde_json::to_vec(&entry("q", "t")).unwrap();
         fs::write(dir.path().join("p.json"), other).unwrap();
         assert!(cache.read("p").unwrap().is_none());
+    }
+
+    #[test]
+    fn temp_files_are_matched_by_their_exact_name() {
+        assert!(is_temp_of(".x.0123456789abcdef.tmp", "x"));
+        assert!(is_temp_of(".x.y.0123456789abcdef.tmp", "x.y"));
+        for (name, profile) in [
+            (".x.y.0123456789abcdef.tmp", "x"),
+            (".x.0123456789abcdef.tmp", "x.y"),
+            (".x.y.tmp", "x"),
+            (".x.0123456789abcdeg.tmp", "x"),
+            (".x.0123456789abcdef0.tmp", "x"),
+            ("x.0123456789abcdef.tmp", "x"),
+            (".x.0123456789abcdef.json", "x"),
+        ] {
+            assert!(!is_temp_of(name, profile), "{name} for {profile}");
+        }
+    }
+
+    #[test]
+    fn a_lock_file_replaced_while_held_makes_the_next_locker_wait_for_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("c"));
+        let held = cache.lock("p", Duration::from_secs(1)).unwrap();
+        fs::remove_file(cache.lock_path("p")).unwrap();
+        let err = cache.lock("p", Duration::from_millis(100)).unwrap_err();
+        assert_eq!(err.code(), "lock_timeout", "{err}");
+        drop(held);
+        cache.lock("p", Duration::from_millis(100)).unwrap();
     }
 
     #[test]

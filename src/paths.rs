@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(read_regular(&file, 5).unwrap().0, b"12345");
         assert!(read_regular(&file, 4).unwrap_err().to_string().contains("larger than 4 bytes"));
         for (odd, what) in [("/dev/zero", "character device"), ("/", "directory")] {
-            assert_eq!(read_regular(Path::new(odd), 10).unwrap_err().to_string(), format!("it is a {what}, not a regular file"));
+            assert_eq!(
+                read_regular(Path::new(odd), 10).unwrap_err().to_string(),
+                format!("it is a {what}, not a regular file")
+            );
         }
     }
 

@@ -218,8 +218,12 @@ fn a_cache_readable_by_others_is_made_private_with_a_warning_on_every_path() {
     let s = Sandbox::new();
     let token = s.get(&["od"]);
     // The shortcut (plain get), the full path (--min-valid), the JSON face and status all repair and warn.
-    let faces: [(&[&str], &str); 4] =
-        [(&["get", "od"], ""), (&["get", "od", "--min-valid", "1s"], ""), (&["protocol"], "{\"v\":1,\"op\":\"get\",\"profile\":\"od\"}\n"), (&["status", "od"], "")];
+    let faces: [(&[&str], &str); 4] = [
+        (&["get", "od"], ""),
+        (&["get", "od", "--min-valid", "1s"], ""),
+        (&["protocol"], "{\"v\":1,\"op\":\"get\",\"profile\":\"od\"}\n"),
+        (&["status", "od"], ""),
+    ];
     for (args, input) in faces {
         set_mode(&s.cache_dir(), 0o755);
         set_mode(&s.entry_path("od"), 0o644);
@@ -264,7 +268,10 @@ fn the_cache_hit_shortcut_sees_an_in_place_edit_that_keeps_size_and_modification
     set_mtime(&s.config_path(), meta.modified().unwrap());
     let now = std::fs::metadata(s.config_path()).unwrap();
     use std::os::unix::fs::MetadataExt;
-    assert_eq!((now.ino(), now.size(), now.mtime(), now.mtime_nsec()), (meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec()));
+    assert_eq!(
+        (now.ino(), now.size(), now.mtime(), now.mtime_nsec()),
+        (meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec())
+    );
     assert_eq!(s.get(&["od"]), "edited-token", "not the cached {cached}");
     assert!(s.run(&["kubectl", "od"]).ok().contains("edited-token"));
 }
