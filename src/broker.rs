@@ -222,7 +222,9 @@ impl Broker<'_> {
     fn lock(&self, profile: &Profile) -> Result<Option<Lock>> {
         match self.cache.lock(&profile.name, self.lock_timeout) {
             Ok(lock) => Ok(Some(lock)),
-            Err(e @ Error::LockTimeout { .. }) => Err(e),
+            // A refused lock file or directory (not a regular file, not ours) is for the user to fix, not to work
+            // around by renewing without a lock.
+            Err(e @ (Error::LockTimeout { .. } | Error::Config(_))) => Err(e),
             Err(e) if mints_lasting(profile) => Err(Error::Other(format!(
                 "{e}; not minting a token for profile {:?}: its tokens never expire, and one that cannot be cached \
                  would be left valid on the server (fix the cache directory, or TOKENFOB_CACHE_DIR)",

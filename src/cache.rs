@@ -7,13 +7,23 @@
 //! its holder dies, so a killed process never wedges the others.
 //!
 //! Like ssh with `~/.ssh`, the cache refuses a directory or file that is a symlink, owned by another user, or
-//! writable by group or others (issue #4): someone who can write there could plant a token or read ours.
+//! writable by group or others (issue #4): someone who can write there could plant a token or read ours. One that is
+//! only readable by group or others is made private (`chmod 700`/`600`) with a warning that its tokens may have
+//! leaked, since refusing would not un-leak them. The directory is checked before any file in it is opened, and
+//! every file is opened without following a symlink and without blocking: a FIFO, socket, device or directory where
+//! a cache file belongs is an error naming it, never a hang (issue #10).
+//!
+//! A lock file deleted while held would let a second process lock a new file of the same name and renew at the
+//! same time. So a lock holder also holds a shared `flock` on the cache directory itself, which cannot be deleted
+//! while it has files in it, and a process that had to create the lock file (it was missing: first use, or deleted)
+//! waits for an exclusive lock on the directory, that is, until every renewal under way in it has finished, before
+//! it goes on; everyone also checks after locking that the path still names the file it locked.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -62,18 +72,40 @@ pub struct Entry {
     pub margin_ms: Option<u64>,
 }
 
-/// The configuration file an entry was made with: its path and [`Identity`].
+/// The configuration file an entry was made with: its path, its mode (the configuration's warnings depend on it) and
+/// the SHA-256 of its bytes. The cache-hit shortcut compares it with the file as it is now, so any edit is seen,
+/// even one that keeps the size and the modification time (issue #10).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigStamp {
     path: String,
-    #[serde(flatten)]
-    identity: Identity,
+    mode: u32,
+    /// Absent in entries written before the hash (then the stamp never matches, and the entry is re-stamped at the
+    /// next renewal).
+    #[serde(default)]
+    sha256: String,
 }
 
+/// The largest configuration file read (a real one is a few KiB).
+pub const MAX_CONFIG: u64 = 1 << 20;
+
 impl ConfigStamp {
-    /// The stamp of the file at `path` now, if it exists.
+    /// The stamp of the file at `path` as it is now (read and hashed, never parsed), if it can be read.
     pub fn of(path: &Path) -> Option<ConfigStamp> {
-        Some(ConfigStamp { path: path.to_str()?.to_owned(), identity: Identity::of(&fs::metadata(path).ok()?) })
+        let (bytes, meta) = crate::paths::read_regular(path, MAX_CONFIG).ok()?;
+        ConfigStamp::new(path, &meta, &bytes)
+    }
+
+    /// The stamp of `bytes`, read from `path` whose metadata is `meta`.
+    pub fn new(path: &Path, meta: &fs::Metadata, bytes: &[u8]) -> Option<ConfigStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut sha256 = String::with_capacity(64);
+        for b in digest.as_ref() {
+            sha256.push(char::from(HEX[usize::from(b >> 4)]));
+            sha256.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        Some(ConfigStamp { path: path.to_str()?.to_owned(), mode: meta.mode(), sha256 })
     }
 }
 
@@ -118,9 +150,9 @@ pub struct Cache {
     memo: RefCell<BTreeMap<String, (Identity, Entry)>>,
 }
 
-/// What tells two versions of a file apart without reading it: device, inode, size, modification time and mode.
-/// Editors and `mv` change at least one of them on every edit, a cache write (a rename) changes the inode, and
-/// `chmod` changes the mode.
+/// What tells two versions of a cache file apart without reading it: device, inode, size, modification time and
+/// mode. Only this code writes cache files, and every write is a rename (a new inode); `chmod` changes the mode.
+/// (The configuration, which people edit in place, is stamped by content instead: [`ConfigStamp`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Identity {
     dev: u64,
@@ -133,7 +165,6 @@ struct Identity {
 
 impl Identity {
     fn of(meta: &fs::Metadata) -> Identity {
-        use std::os::unix::fs::MetadataExt;
         Identity {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -149,13 +180,22 @@ impl Identity {
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
+    /// A shared lock on the cache directory while this one is held (see the module comment); `None` where the file
+    /// system cannot lock a directory.
+    _dir: Option<File>,
     profile: String,
 }
+
+/// The random part of a temp file's name: this many bytes, as twice as many hex digits.
+const TEMP_RANDOM_BYTES: usize = 8;
+
+/// The largest cache entry read; a bigger file is a corrupt entry (a miss), not an allocation.
+const MAX_ENTRY: u64 = 8 << 20;
 
 impl Cache {
     /// The cache in `dir` (nothing is created until a write).
     pub fn new(dir: PathBuf) -> Cache {
-        Cache { dir, memo: RefCell::new(BTreeMap::new()) }
+        Cache { dir: crate::paths::normalize(&dir), memo: RefCell::new(BTreeMap::new()) }
     }
 
     /// The directory.
@@ -172,9 +212,13 @@ impl Cache {
         self.dir.join(format!("{profile}.lock"))
     }
 
-    /// Reads the entry of `profile`; a missing, unreadable or corrupt file is `None`. A directory or file that
-    /// others could tamper with is an error.
+    /// Reads the entry of `profile`; a missing or corrupt file is `None`. A directory or file that others could
+    /// tamper with, or that is not a regular file, is an error.
     pub fn read(&self, profile: &str) -> Result<Option<Entry>> {
+        // The directory first: what is in a directory that is not ours is not opened at all.
+        if !self.check_dir()? {
+            return Ok(None);
+        }
         let path = self.entry_path(profile);
         if let Some((identity, entry)) = self.memo.borrow().get(profile)
             && fs::symlink_metadata(&path).is_ok_and(|m| Identity::of(&m) == *identity)
@@ -184,14 +228,13 @@ impl Cache {
         self.memo.borrow_mut().remove(profile);
         let (bytes, identity) = match open_private(&path) {
             Ok(read) => read,
-            Err(e) if e.kind() == ErrorKind::NotFound => return self.check_dir().map(|()| None),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) if e.kind() == ErrorKind::PermissionDenied => return Err(Error::Config(e.to_string())),
             Err(e) => {
                 crate::log::warn(format_args!("cannot read {}: {e}; treating it as empty", path.display()));
                 return Ok(None);
             }
         };
-        self.check_dir()?;
         let entry = parse_entry(&bytes).filter(|e| e.profile == profile);
         match &entry {
             Some(e) => {
@@ -204,46 +247,73 @@ impl Cache {
         Ok(entry)
     }
 
-    /// Refuses a cache directory that is a symlink, not ours, or writable by others.
-    fn check_dir(&self) -> Result<()> {
-        match fs::symlink_metadata(&self.dir) {
-            Ok(meta) => check_private(&self.dir, &meta, true).map_err(|e| Error::Config(e.to_string())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("checking cache directory", &self.dir, e)),
+    /// Refuses a cache directory that is a symlink, not a directory, not ours, or writable by others, and makes one
+    /// that others can read private. False when it does not exist.
+    fn check_dir(&self) -> Result<bool> {
+        let refused = |e: std::io::Error| Error::Config(e.to_string());
+        let meta = match fs::symlink_metadata(&self.dir) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("checking cache directory", &self.dir, e)),
+        };
+        if !meta.is_dir() && !meta.file_type().is_symlink() {
+            let kind = crate::paths::kind(&meta);
+            return Err(Error::Config(format!(
+                "refusing cache directory {}: it is a {kind}, not a directory (remove it, or point {} elsewhere)",
+                self.dir.display(),
+                crate::environment::CACHE_DIR
+            )));
         }
+        check_private(&self.dir, &meta, true).map_err(refused)?;
+        if meta.mode() & 0o077 != 0 {
+            let dir =
+                crate::paths::open_dir(&self.dir).map_err(|e| Error::io("opening cache directory", &self.dir, e))?;
+            make_private(&self.dir, &dir, true).map_err(refused)?;
+        }
+        Ok(true)
     }
 
     /// Takes the lock of `profile`, waiting at most `timeout` for another holder.
     pub fn lock(&self, profile: &str, timeout: Duration) -> Result<Lock> {
+        self.check_dir()?;
         self.ensure_dir()?;
         self.check_dir()?;
         let path = self.lock_path(profile);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| Error::io("opening lock file", &path, e))?;
         let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
         loop {
-            match file.try_lock() {
-                Ok(()) => {
-                    return Ok(Lock { _file: file, profile: profile.to_owned() });
+            let (file, created) = open_lock(&path)?;
+            wait(&file, Mode::Exclusive, started, timeout).map_err(|e| e.into_error(&path, timeout))?;
+            let dir = self.hold_dir(created, started, timeout)?;
+            // Deleted (and perhaps created again by another process) between our open and our lock: the lock we
+            // hold is on a file nobody else will ever open. Start over on the file the path names now.
+            if still_names(&path, &file).map_err(|e| Error::io("checking lock file", &path, e))? {
+                return Ok(Lock { _file: file, _dir: dir, profile: profile.to_owned() });
+            }
+            crate::log::debug(format_args!("{} was replaced while we locked it; locking it again", path.display()));
+        }
+    }
+
+    /// The shared directory lock a lock holder keeps. A process that created the lock file first waits until it
+    /// can lock the directory exclusively: a holder of a deleted lock file of the same name would still hold its
+    /// shared lock (see the module comment).
+    fn hold_dir(&self, created: bool, started: Instant, timeout: Duration) -> Result<Option<File>> {
+        let dir = crate::paths::open_dir(&self.dir).map_err(|e| Error::io("opening cache directory", &self.dir, e))?;
+        for mode in if created { &[Mode::Exclusive, Mode::Shared][..] } else { &[Mode::Shared] } {
+            match wait(&dir, *mode, started, timeout) {
+                Ok(()) => {}
+                Err(Waited::Failed(e)) => {
+                    // A file system that cannot lock directories (some network ones): the profile's lock still
+                    // works, only the guard against a deleted lock file is gone.
+                    crate::log::debug(format_args!("cannot lock {}: {e}; going on", self.dir.display()));
+                    return Ok(None);
                 }
-                Err(fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
-                    std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
-                    // A short cap: when the holder finishes, a herd of waiters should see it within milliseconds.
-                    pause = (pause * 2).min(Duration::from_millis(5));
-                }
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(Error::LockTimeout { path, seconds: timeout.as_secs() });
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
+                Err(e) => return Err(e.into_error(&self.dir, timeout)),
+            }
+            if *mode == Mode::Exclusive {
+                dir.unlock().map_err(|e| Error::io("unlocking", &self.dir, e))?;
             }
         }
+        Ok(Some(dir))
     }
 
     /// Replaces the entry of the locked profile atomically.
@@ -251,14 +321,15 @@ impl Cache {
         self.remove_stale_temps(lock);
         let path = self.entry_path(&lock.profile);
         let json = serde_json::to_vec_pretty(entry).map_err(|e| Error::Other(format!("encoding cache entry: {e}")))?;
-        let temp = self.dir.join(format!(".{}.{}.tmp", lock.profile, crate::sys::random_hex(8)?));
+        let random = crate::sys::random_hex(TEMP_RANDOM_BYTES)?;
+        let temp = self.dir.join(format!(".{}.{random}.tmp", lock.profile));
         let result = write_new(&temp, &json).and_then(|()| fs::rename(&temp, &path));
         if let Err(e) = result {
             let _ = fs::remove_file(&temp);
             return Err(Error::io("writing cache entry", &path, e));
         }
         // Make the rename itself durable; a failure here loses nothing that is not already on its way to disk.
-        if let Ok(dir) = File::open(&self.dir) {
+        if let Ok(dir) = crate::paths::open_dir(&self.dir) {
             let _ = dir.sync_all();
         }
         Ok(())
@@ -275,14 +346,12 @@ impl Cache {
     }
 
     /// Removes temp files a killed writer left behind. Only the lock holder writes temps for a profile, so
-    /// while we hold the lock every temp file of this profile is a leftover.
+    /// while we hold the lock every temp file of this profile is a leftover. Only names exactly of the form this
+    /// code writes count: profile `x` must not take `.x.y.<random>.tmp`, a write of profile `x.y` under way.
     fn remove_stale_temps(&self, lock: &Lock) {
-        let prefix = format!(".{}.", lock.profile);
         let Ok(dir) = fs::read_dir(&self.dir) else { return };
         for entry in dir.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            if is_temp_of(&entry.file_name().to_string_lossy(), &lock.profile) {
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -297,29 +366,145 @@ impl Cache {
     }
 }
 
-/// Reads a cache file that must be a regular file of ours, not writable by others (never following a symlink).
+/// True when `name` is a temp file of `profile`: `.<profile>.<16 hex digits>.tmp`, nothing else.
+fn is_temp_of(name: &str, profile: &str) -> bool {
+    let random = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_prefix(profile))
+        .and_then(|n| n.strip_prefix('.'))
+        .and_then(|n| n.strip_suffix(".tmp"));
+    random.is_some_and(|r| r.len() == 2 * TEMP_RANDOM_BYTES && r.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Opens (creating it if needed) the lock file at `path`, which must be a regular file of ours; true when this call
+/// created it. Never blocks: a FIFO there is refused, not waited on.
+fn open_lock(path: &Path) -> Result<(File, bool)> {
+    let open = |create: bool| {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(create).mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        options.open(path)
+    };
+    loop {
+        // Look first: opening a FIFO or a device can itself have effects.
+        match fs::symlink_metadata(path) {
+            Ok(meta) if !meta.is_file() => return Err(refuse_odd(path, &meta)),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("checking lock file", path, e)),
+        }
+        let (file, created) = match open(true) {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => match open(false) {
+                Ok(file) => (file, false),
+                // Deleted in between: look again.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("opening lock file", path, e)),
+            },
+            Err(e) => return Err(Error::io("opening lock file", path, e)),
+        };
+        let meta = file.metadata().map_err(|e| Error::io("checking lock file", path, e))?;
+        if !meta.is_file() {
+            return Err(refuse_odd(path, &meta));
+        }
+        check_private(path, &meta, false).map_err(|e| Error::Config(e.to_string()))?;
+        return Ok((file, created));
+    }
+}
+
+/// The error for something other than a regular file where a cache file belongs.
+fn refuse_odd(path: &Path, meta: &fs::Metadata) -> Error {
+    Error::Config(format!("refusing cache file {}: {} (remove it)", path.display(), crate::paths::not_regular(meta)))
+}
+
+/// True when `path` still names the open `file` (same device and inode).
+fn still_names(path: &Path, file: &File) -> std::io::Result<bool> {
+    let held = file.metadata()?;
+    match fs::symlink_metadata(path) {
+        Ok(now) => Ok(now.dev() == held.dev() && now.ino() == held.ino()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Exclusive,
+    Shared,
+}
+
+/// Why [`wait`] gave up.
+enum Waited {
+    TimedOut,
+    Failed(std::io::Error),
+}
+
+impl Waited {
+    fn into_error(self, path: &Path, timeout: Duration) -> Error {
+        match self {
+            Waited::TimedOut => Error::LockTimeout { path: path.to_owned(), seconds: timeout.as_secs() },
+            Waited::Failed(e) => Error::io("locking", path, e),
+        }
+    }
+}
+
+/// Locks `file` in `mode`, polling until `timeout` has passed since `started`.
+fn wait(file: &File, mode: Mode, started: Instant, timeout: Duration) -> std::result::Result<(), Waited> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let tried = match mode {
+            Mode::Exclusive => file.try_lock(),
+            Mode::Shared => file.try_lock_shared(),
+        };
+        match tried {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
+                // A short cap: when the holder finishes, a herd of waiters should see it within milliseconds.
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+            Err(fs::TryLockError::WouldBlock) => return Err(Waited::TimedOut),
+            Err(fs::TryLockError::Error(e)) => return Err(Waited::Failed(e)),
+        }
+    }
+}
+
+/// Reads a cache file that must be a regular file of ours, not writable by others (never following a symlink, never
+/// blocking on a FIFO, never reading more than [`MAX_ENTRY`]).
 fn open_private(path: &Path) -> std::io::Result<(Vec<u8>, Identity)> {
     use std::io::Read;
-    let mut file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            std::io::Error::new(
-                ErrorKind::PermissionDenied,
-                format!("refusing cache file {}: it is a symlink (remove it)", path.display()),
-            )
-        } else {
-            e
+    let refused = |why: String| {
+        std::io::Error::new(ErrorKind::PermissionDenied, format!("refusing cache file {}: {why}", path.display()))
+    };
+    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let mut file = OpenOptions::new().read(true).custom_flags(flags).open(path).map_err(|e| {
+        match e.raw_os_error() {
+            Some(libc::ELOOP) => refused("it is a symlink (remove it)".into()),
+            // A socket cannot be opened at all; say what it is rather than "no such device".
+            Some(libc::ENXIO) => fs::symlink_metadata(path)
+                .map_or(e, |m| refused(format!("{} (remove it)", crate::paths::not_regular(&m)))),
+            _ => e,
         }
     })?;
-    let meta = file.metadata()?;
+    let mut meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refused(format!("{} (remove it)", crate::paths::not_regular(&meta))));
+    }
     check_private(path, &meta, false)?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-    file.read_to_end(&mut bytes)?;
+    if meta.mode() & 0o077 != 0 {
+        make_private(path, &file, false)?;
+        meta = file.metadata()?;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len().min(MAX_ENTRY)).unwrap_or(0) + 1);
+    Read::by_ref(&mut file).take(MAX_ENTRY + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_ENTRY {
+        // Not a cache entry this code wrote: a miss, and replaced at the next write.
+        bytes.clear();
+    }
     Ok((bytes, Identity::of(&meta)))
 }
 
 /// Refuses what is not ours, a symlink, or writable by group or others (as ssh does with `~/.ssh`).
 fn check_private(path: &Path, meta: &fs::Metadata, dir: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
     let what = if dir { "cache directory" } else { "cache file" };
     let refuse = |why: String| {
         Err(std::io::Error::new(ErrorKind::PermissionDenied, format!("refusing {what} {}: {why}", path.display())))
@@ -336,6 +521,22 @@ fn check_private(path: &Path, meta: &fs::Metadata, dir: bool) -> std::io::Result
         let fix = if dir { "chmod 700" } else { "chmod 600" };
         return refuse(format!("it is writable by group or others ({fix} {})", path.display()));
     }
+    Ok(())
+}
+
+/// Takes group and other permissions off an open cache file or directory that others can read, with a warning:
+/// the tokens may have been read already, and only renewing them helps with that.
+fn make_private(path: &Path, file: &File, dir: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let before = file.metadata()?.mode() & 0o777;
+    let after = if dir { 0o700 } else { 0o600 };
+    file.set_permissions(fs::Permissions::from_mode(after))?;
+    let holds = if dir { "the tokens in it" } else { "its tokens" };
+    crate::log::warn(format_args!(
+        "{} was readable by group or others (mode {before:04o}); made it {after:04o}. {holds} may have leaked: \
+         run `tokenfob logout PROFILE` then `tokenfob login PROFILE` to replace them",
+        path.display(),
+    ));
     Ok(())
 }
 
@@ -386,6 +587,35 @@ mod tests {
         let other = serde_json::to_vec(&entry("q", "t")).unwrap();
         fs::write(dir.path().join("p.json"), other).unwrap();
         assert!(cache.read("p").unwrap().is_none());
+    }
+
+    #[test]
+    fn temp_files_are_matched_by_their_exact_name() {
+        assert!(is_temp_of(".x.0123456789abcdef.tmp", "x"));
+        assert!(is_temp_of(".x.y.0123456789abcdef.tmp", "x.y"));
+        for (name, profile) in [
+            (".x.y.0123456789abcdef.tmp", "x"),
+            (".x.0123456789abcdef.tmp", "x.y"),
+            (".x.y.tmp", "x"),
+            (".x.0123456789abcdeg.tmp", "x"),
+            (".x.0123456789abcdef0.tmp", "x"),
+            ("x.0123456789abcdef.tmp", "x"),
+            (".x.0123456789abcdef.json", "x"),
+        ] {
+            assert!(!is_temp_of(name, profile), "{name} for {profile}");
+        }
+    }
+
+    #[test]
+    fn a_lock_file_replaced_while_held_makes_the_next_locker_wait_for_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("c"));
+        let held = cache.lock("p", Duration::from_secs(1)).unwrap();
+        fs::remove_file(cache.lock_path("p")).unwrap();
+        let err = cache.lock("p", Duration::from_millis(100)).unwrap_err();
+        assert_eq!(err.code(), "lock_timeout", "{err}");
+        drop(held);
+        cache.lock("p", Duration::from_millis(100)).unwrap();
     }
 
     #[test]

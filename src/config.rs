@@ -274,30 +274,28 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_millis(u64::try_from(total_ms).map_err(|_| too_long())?))
 }
 
-/// Reads and parses the configuration at `path`.
+/// Reads and parses the configuration at `path`; its stamp is made from the very bytes parsed.
 pub fn load(path: &Path) -> Result<Config> {
-    let stamp = crate::cache::ConfigStamp::of(path);
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let unreadable = |why: String| {
         Error::Config(format!(
-            "reading configuration {}: {e} (create it, or point --config or {} at one; see docs/configuration.md)",
+            "reading configuration {}: {why} (create it, or point --config or {} at one; see docs/configuration.md)",
             path.display(),
             environment::CONFIG
         ))
-    })?;
-    let mut config = parse(&text, path)?;
+    };
+    let (bytes, meta) =
+        crate::paths::read_regular(path, crate::cache::MAX_CONFIG).map_err(|e| unreadable(e.to_string()))?;
+    let stamp = crate::cache::ConfigStamp::new(path, &meta, &bytes);
+    let text = std::str::from_utf8(&bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
+    let mut config = parse(text, path)?;
     config.stamp = stamp;
-    if has_literal_secret(&config) && readable_by_others(path) {
+    if has_literal_secret(&config) && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o044 != 0 {
         config.warnings.push(format!(
             "{} holds a literal secret and is readable by group or others (chmod 600 it, or use {{ env = ... }})",
             path.display()
         ));
     }
     Ok(config)
-}
-
-fn readable_by_others(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o044 != 0)
 }
 
 fn has_literal_secret(config: &Config) -> bool {
@@ -308,8 +306,18 @@ fn has_literal_secret(config: &Config) -> bool {
 pub fn parse(text: &str, path: &Path) -> Result<Config> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
     let mut profiles = BTreeMap::new();
+    let mut folded = BTreeMap::new();
     for (name, spec) in raw.profiles {
         check_name(&name).map_err(|why| Error::Config(format!("{}: profile {name:?}: {why}", path.display())))?;
+        // A profile name is a file name, and on a case-insensitive file system (macOS) `Work` and `work` would
+        // share one cache file and one lock.
+        if let Some(other) = folded.insert(name.to_ascii_lowercase(), name.clone()) {
+            return Err(Error::Config(format!(
+                "{}: profiles {other:?} and {name:?} differ only in case, and would share cache files on a \
+                 case-insensitive file system (rename one)",
+                path.display()
+            )));
+        }
         let profile =
             build(&name, spec).map_err(|why| Error::Config(format!("{}: profile {name:?}: {why}", path.display())))?;
         profiles.insert(name, profile);

@@ -2,10 +2,11 @@
 //! cache without clap or the TOML parser.
 //!
 //! A cache hit is the whole run for most calls, and paging in the argument and config parsers was most of its cost
-//! (docs/performance.md). Every entry records the identity of the configuration file it was made with (path,
-//! device, inode, size, modification time, mode) and the profile's refresh margin; a configuration that
-//! draws a warning is never stamped, so its warning is never skipped. When the command line is one of the
-//! plain forms above, the configuration file still has that identity, and the token is fresh, the answer is printed
+//! (docs/performance.md). Every entry records the configuration file it was made with (path, mode, and the SHA-256
+//! of the bytes that were parsed) and the profile's refresh margin; a configuration that draws a warning is never
+//! stamped, so its warning is never skipped. When the command line is one of the plain forms above, the
+//! configuration file still hashes the same (it is read and hashed, never parsed), and the token is fresh, the
+//! answer is printed
 //! from the entry alone; the cache's ownership and permission checks still apply. Anything else (another form,
 //! another flag, an edited configuration, a stale token, any doubt) returns `false`, and the full path runs.
 
@@ -65,7 +66,7 @@ fn parse(args: &[String]) -> Option<Ask<'_>> {
 }
 
 /// The cached token of `profile` and its margin, if the entry was made with the configuration file as it is now
-/// and the token is fresh at `now`.
+/// (the same bytes, not only the same inode, size and time: issue #10) and the token is fresh at `now`.
 fn fresh(profile: &str, env: &Env, now: OffsetDateTime) -> Option<(Served, Duration)> {
     let config = crate::paths::config_file(None, env).ok()?;
     let stamp = ConfigStamp::of(&config)?;

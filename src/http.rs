@@ -206,7 +206,9 @@ fn build_client(net: &NetOptions, route: &Route) -> Result<Client> {
             .with_no_client_auth();
         builder = builder.tls_backend_preconfigured(tls);
     } else if let Some(path) = &net.ca_file {
-        let pem = std::fs::read(path).map_err(|e| Error::Config(format!("reading ca_file {}: {e}", path.display())))?;
+        // A regular file only (a FIFO would hang, a device would be read forever), of a bundle's size at most.
+        let (pem, _) = crate::paths::read_regular(path, 16 << 20)
+            .map_err(|e| Error::Config(format!("reading ca_file {}: {e}", path.display())))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| Error::Config(format!("ca_file {}: not a PEM certificate bundle: {e}", path.display())))?;
         builder = builder.tls_certs_merge(certs);

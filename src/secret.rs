@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::path::Path;
 use std::process::Command;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -136,6 +137,9 @@ impl<'de> Visitor<'de> for SourceVisitor {
     }
 }
 
+/// The largest `{ file = ... }` secret file read (only its first line is used).
+const MAX_SECRET_FILE: u64 = 1 << 20;
+
 /// What resolving a secret may use: the environment, whether a prompt is allowed, and who asks.
 pub struct Resolver<'a> {
     /// The environment for `{ env = ... }` and `~`.
@@ -160,7 +164,11 @@ impl Resolver<'_> {
             },
             SecretSource::File(path) => {
                 let path = expand_home(path, self.env);
-                let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| fail(format!("{path}: {e}")))?);
+                // Never blocks on a FIFO or reads a device: only a regular file, at most 1 MiB (issue #10).
+                let (bytes, _) = crate::paths::read_regular(Path::new(&path), MAX_SECRET_FILE)
+                    .map_err(|e| fail(format!("{path}: {e}")))?;
+                let bytes = Zeroizing::new(bytes);
+                let text = std::str::from_utf8(&bytes).map_err(|_| fail(format!("{path}: it is not UTF-8 text")))?;
                 let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
                 if line.is_empty() {
                     return Err(fail(format!("{path}: the first line is empty")));

@@ -131,20 +131,25 @@ fn the_cache_hit_shortcut_trusts_an_entry_only_while_the_config_file_is_unchange
     let token = s.get(&["od"]);
     let entry = s.entry("od");
     assert_eq!(entry["config"]["path"], s.config_path().to_str().unwrap());
+    assert_eq!(entry["config"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(entry["margin_ms"], 60_000);
-    // Break the config but keep its size, inode and modification time: only the shortcut can still answer, which
-    // shows that it answers without parsing the configuration at all.
-    let text = std::fs::read_to_string(s.config_path()).unwrap();
-    let mtime = std::fs::metadata(s.config_path()).unwrap().modified().unwrap();
-    let broken: String = text.chars().map(|c| if c == '=' { '?' } else { c }).collect();
-    std::fs::write(s.config_path(), &broken).unwrap();
-    set_mtime(&s.config_path(), mtime);
+    // A lock timeout that only the full path reads (and refuses): the plain forms are answered by the shortcut.
+    s.set_env("TOKENFOB_LOCK_TIMEOUT", "soon");
     assert_eq!(s.get(&["od"]), token, "the plain form was answered by the shortcut");
     assert_eq!(s.run(&["get", "od", "-o", "header"]).ok(), format!("Authorization: Bearer {token}"));
-    s.run(&["get", "od", "--min-valid", "1s"]).fails(2, "config.toml");
-    // Any edit the file's identity shows sends every call down the full path again.
+    s.run(&["get", "od", "--min-valid", "1s"]).fails(2, "TOKENFOB_LOCK_TIMEOUT");
+    // Any edit sends every call down the full path again, even one that keeps the file's size, inode and
+    // modification time (tests/hardening/files.rs has the same-size edit that changes the answer).
+    let text = std::fs::read_to_string(s.config_path()).unwrap();
+    let mtime = std::fs::metadata(s.config_path()).unwrap().modified().unwrap();
+    std::fs::write(s.config_path(), text.replacen("[profiles.od]", "[profiles.od] ", 1).replacen("\n\n", "\n", 1))
+        .unwrap();
+    set_mtime(&s.config_path(), mtime);
+    s.run(&["get", "od"]).fails(2, "TOKENFOB_LOCK_TIMEOUT");
+    // And touching the file without changing it does not.
+    std::fs::write(s.config_path(), &text).unwrap();
     set_mtime(&s.config_path(), mtime + std::time::Duration::from_secs(1));
-    s.run(&["get", "od"]).fails(2, "config.toml");
+    assert_eq!(s.get(&["od"]), token);
     assert_eq!(s.emu.count("od.login"), 1);
 }
 

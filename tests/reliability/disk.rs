@@ -6,11 +6,11 @@
 use crate::support::Sandbox;
 use crate::support::server::tool;
 
-fn in_namespace(s: &Sandbox, setup: &str) -> Option<crate::support::Run> {
+fn in_namespace(s: &Sandbox, setup: &str, profile: &str) -> Option<crate::support::Run> {
     let unshare = tool("unshare")?;
     std::fs::create_dir_all(s.cache_dir()).unwrap();
     let script = format!(
-        "mount -t tmpfs -o size=64k,mode=700 tmpfs \"$TOKENFOB_CACHE_DIR\" || exit 99\n{setup}\nexec \"$0\" get od"
+        "mount -t tmpfs -o size=64k,mode=700 tmpfs \"$TOKENFOB_CACHE_DIR\" || exit 99\n{setup}\nexec \"$0\" get {profile}"
     );
     let mut cmd = s.tool_command(unshare);
     cmd.args(["-m", "sh", "-c", &script, env!("CARGO_BIN_EXE_tokenfob")]);
@@ -25,7 +25,7 @@ fn in_namespace(s: &Sandbox, setup: &str) -> Option<crate::support::Run> {
 #[test]
 fn a_read_only_cache_directory_still_prints_the_token() {
     let s = Sandbox::new();
-    let Some(run) = in_namespace(&s, "mount -o remount,ro \"$TOKENFOB_CACHE_DIR\"") else { return };
+    let Some(run) = in_namespace(&s, "mount -o remount,ro \"$TOKENFOB_CACHE_DIR\"", "od") else { return };
     let token = run.ok().to_owned();
     assert!(s.emu.state().valid.contains(&token));
     assert!(run.stderr.contains("warning") && run.stderr.contains("without a cache"), "{run:#?}");
@@ -35,8 +35,19 @@ fn a_read_only_cache_directory_still_prints_the_token() {
 fn a_full_cache_directory_still_prints_the_token() {
     let s = Sandbox::new();
     let fill = "dd if=/dev/zero of=\"$TOKENFOB_CACHE_DIR/fill\" bs=4096 2>/dev/null; true";
-    let Some(run) = in_namespace(&s, fill) else { return };
+    let Some(run) = in_namespace(&s, fill, "od") else { return };
     let token = run.ok().to_owned();
     assert!(s.emu.state().valid.contains(&token));
     assert!(run.stderr.contains("served but not cached"), "{run:#?}");
+}
+
+/// Issue #10 item 9: a GoodData API token never expires, so one that cannot be cached would stay valid on the server
+/// forever: with a read-only cache, nothing is minted.
+#[test]
+fn a_read_only_cache_directory_mints_no_token_that_never_expires() {
+    let s = Sandbox::new();
+    let Some(run) = in_namespace(&s, "mount -o remount,ro \"$TOKENFOB_CACHE_DIR\"", "gd") else { return };
+    run.fails(1, "never expire");
+    assert_eq!(s.emu.count("gd.mint"), 0, "nothing minted: {run:#?}");
+    assert!(s.emu.state().gd_tokens.is_empty());
 }

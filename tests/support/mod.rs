@@ -165,6 +165,10 @@ impl Sandbox {
     fn learn_cache_secrets(&self) {
         let Ok(dir) = std::fs::read_dir(self.cache_dir()) else { return };
         for file in dir.flatten() {
+            // A test may plant a FIFO or a directory there; reading it would hang the test, not tokenfob.
+            if !file.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
             let Ok(text) = std::fs::read_to_string(file.path()) else { continue };
             let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
             for key in ["token", "refresh_token"] {
