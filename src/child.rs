@@ -3,7 +3,7 @@
 //! A child gets no stdin, inherits stderr (so its own prompts and errors reach the user), and its stdout is read
 //! to at most a bound. It runs in a process group of its own, so that a `sh -c` line's grandchildren can be killed
 //! with it: on the profile's `timeout`, on output over the bound, and when tokenfob itself gets SIGTERM, SIGINT or
-//! SIGHUP (a handler kills the group, then dies of the same signal). Nothing is passed in argv but what the
+//! SIGHUP (see `cleanup`). Nothing is passed in argv but what the
 //! configuration wrote there. Limit: a process group of its own is not the terminal's foreground group, so a child
 //! that reads the terminal itself (not through a pinentry or an agent) is stopped by SIGTTIN until the timeout.
 
@@ -11,13 +11,11 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-/// The process group of the child running now, 0 for none; read by the signal handler.
-static RUNNING: AtomicI32 = AtomicI32::new(0);
+use crate::cleanup;
 
 /// Why a child gave no output.
 #[derive(Debug)]
@@ -52,27 +50,23 @@ impl std::fmt::Display for Failure {
 
 /// Runs `command` for at most `timeout` and returns its standard output (at most `max` bytes).
 pub(crate) fn output(mut command: Command, timeout: Duration, max: usize) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    install_handlers();
     let deadline = Instant::now() + timeout;
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).process_group(0);
     // A signal between spawn and recording the group would orphan the child: hold them off until it is recorded.
     // std gives the child an empty signal mask whatever ours is.
-    let before = hold_signals();
+    let held = cleanup::hold();
     let spawned = command.spawn();
     let pgid = spawned.as_ref().map_or(0, |c| i32::try_from(c.id()).unwrap_or(0));
-    RUNNING.store(pgid, Ordering::SeqCst);
-    if let Some(mask) = before {
-        // SAFETY: restores the mask pthread_sigmask returned.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut()) };
-    }
+    cleanup::set_child(pgid);
+    cleanup::release(held);
     let mut child = spawned.map_err(Failure::Start)?;
     let read = read_bounded(&mut child, deadline, max);
     let status = if read.is_ok() { wait_until(&mut child, deadline) } else { None };
     if status.is_none() {
-        kill_group(pgid);
+        cleanup::kill_group(pgid);
     }
     // The group is still ours until the child is reaped (a zombie keeps its pid), so clear the slot first.
-    RUNNING.store(0, Ordering::SeqCst);
+    cleanup::set_child(0);
     let status = match status {
         Some(status) => status,
         None => child.wait().map_err(Failure::Read)?,
@@ -137,59 +131,6 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
             _ => return None,
         }
     }
-}
-
-/// Blocks the signals [`on_signal`] handles in this thread; returns the mask to restore, if that worked.
-fn hold_signals() -> Option<libc::sigset_t> {
-    // SAFETY: sigset_t values filled by sigemptyset/sigaddset or by pthread_sigmask, passed by pointer.
-    unsafe {
-        let (mut set, mut old): (libc::sigset_t, libc::sigset_t) = (std::mem::zeroed(), std::mem::zeroed());
-        libc::sigemptyset(&mut set);
-        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            libc::sigaddset(&mut set, signal);
-        }
-        (libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0).then_some(old)
-    }
-}
-
-fn kill_group(pgid: i32) {
-    if pgid > 0 {
-        // SAFETY: kill has no memory preconditions; a negative pid names the child's own process group.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-    }
-}
-
-/// On SIGTERM, SIGINT or SIGHUP: kill the running child's group, then die of the same signal as if unhandled.
-/// Only async-signal-safe calls: an atomic load, kill, signal and raise.
-extern "C" fn on_signal(signal: libc::c_int) {
-    kill_group(RUNNING.load(Ordering::SeqCst));
-    // SAFETY: restoring the default disposition and re-raising are async-signal-safe; the signal stays blocked
-    // until this handler returns, and then ends the process with the status a shell expects.
-    unsafe {
-        libc::signal(signal, libc::SIG_DFL);
-        libc::raise(signal);
-    }
-}
-
-/// Installs [`on_signal`] once, for each signal that is not ignored (`nohup` keeps SIGHUP ignored).
-fn install_handlers() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            // SAFETY: sigaction with a zeroed struct reads the current disposition; the handler installed is
-            // async-signal-safe (see above).
-            unsafe {
-                let mut old: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(signal, std::ptr::null(), &mut old) != 0 || old.sa_sigaction == libc::SIG_IGN {
-                    continue;
-                }
-                let mut new: libc::sigaction = std::mem::zeroed();
-                new.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-                libc::sigemptyset(&mut new.sa_mask);
-                libc::sigaction(signal, &new, std::ptr::null_mut());
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 pub mod broker;
 pub mod cache;
 pub(crate) mod child;
+pub(crate) mod cleanup;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -2,7 +2,7 @@
 //!
 //! Opening `/dev/tty` fails when the process has no controlling terminal (cron, CI, kubectl without a terminal),
 //! which is exactly when tokenfob must not prompt. Echo is turned off while a secret is typed and restored after,
-//! even when reading fails.
+//! even when reading fails or a signal ends the process (`cleanup`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -33,6 +33,8 @@ impl Tty {
             let mut quiet = saved;
             quiet.c_lflag &= !libc::ECHO;
             quiet.c_lflag |= libc::ECHONL;
+            // A signal while echo is off must not leave the terminal silent (see `cleanup`).
+            crate::cleanup::guard_tty(fd, saved);
             // SAFETY: as above; the settings are restored below.
             unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) };
         }
@@ -41,6 +43,7 @@ impl Tty {
         if have_termios {
             // SAFETY: restores what tcgetattr returned.
             unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
+            crate::cleanup::release_tty();
         }
         read?;
         let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();

@@ -394,3 +394,27 @@ fn exec_hands_the_command_default_signal_handling() {
     // Bit n-1 stands for signal n; SIGPIPE is 13 on Linux.
     assert_eq!(mask & (1 << 12), 0, "SIGPIPE is ignored in the command: {mask:x}");
 }
+
+/// A signal during a password prompt must not leave the terminal without echo (found while auditing item 6's
+/// class: what tokenfob changes must be undone when a signal ends it).
+#[test]
+fn a_signal_during_a_prompt_gives_the_terminal_its_echo_back() {
+    use crate::oauth::provider::WithTerminal;
+    let s = Sandbox::new();
+    s.write_config("[profiles.p]\nkind = \"static\"\ntoken = { prompt = \"Token for p\" }\n");
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let mut term = WithTerminal::spawn(s.command(&["get", "p"]));
+        let started = Instant::now();
+        while !term.screen().contains("Token for p:") {
+            assert!(started.elapsed() < Duration::from_secs(10), "no prompt: {}", term.screen());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!term.echoes(), "echo is off while the secret is typed");
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(term.child.id() as i32, signal) };
+        let status = term.child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(signal), "{status:?}");
+        assert!(term.echoes(), "echo is back after signal {signal}");
+    }
+}

@@ -147,6 +147,14 @@ impl WithTerminal {
     pub fn screen(&self) -> String {
         self.screen.lock().unwrap().clone()
     }
+
+    /// True when the terminal echoes what is typed (Linux reads a pty pair's settings through its master).
+    pub fn echoes(&self) -> bool {
+        // SAFETY: termios is plain data that tcgetattr fills for a descriptor we own.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::tcgetattr(self._master.as_raw_fd(), &mut t) }, 0, "tcgetattr on the pty");
+        t.c_lflag & libc::ECHO != 0
+    }
 }
 
 /// Runs act-as-user.js on `url` (the user confirming in a browser).

@@ -1,0 +1,108 @@
+//! What must be undone when tokenfob is ended by a signal: the running child's process group, and the terminal's
+//! echo while a secret is typed.
+//!
+//! `child` records the process group of the program it runs, `tty` the terminal settings it changed; on SIGTERM,
+//! SIGINT or SIGHUP one handler kills that group, puts the terminal back, and then lets the process die of the same
+//! signal, with the status a shell expects. The handler makes only async-signal-safe calls (atomic loads, `kill`,
+//! `tcsetattr`, `signal`, `raise`). Signals that were ignored when tokenfob started (`nohup`) stay ignored.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// The process group of the child running now, 0 for none.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+/// The terminal whose settings [`SAVED`] holds, -1 for none.
+static TTY: AtomicI32 = AtomicI32::new(-1);
+
+/// The terminal settings to restore; written only while `TTY` is -1, read only while it is set.
+struct Saved(UnsafeCell<Option<libc::termios>>);
+// SAFETY: access is ordered by `TTY` (see `guard_tty` and `on_signal`); tokenfob prompts from one thread.
+unsafe impl Sync for Saved {}
+static SAVED: Saved = Saved(UnsafeCell::new(None));
+
+const SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// Records the child's process group (0 when it has been reaped), installing the handler first.
+pub(crate) fn set_child(pgid: i32) {
+    install();
+    CHILD.store(pgid, Ordering::SeqCst);
+}
+
+/// Records that `fd`'s settings are `saved` until [`release_tty`] (echo is off meanwhile).
+pub(crate) fn guard_tty(fd: i32, saved: libc::termios) {
+    install();
+    // SAFETY: TTY is -1 here (one prompt at a time), so the handler does not read SAVED while it is written.
+    unsafe { *SAVED.0.get() = Some(saved) };
+    TTY.store(fd, Ordering::SeqCst);
+}
+
+/// The terminal's settings were restored.
+pub(crate) fn release_tty() {
+    TTY.store(-1, Ordering::SeqCst);
+}
+
+/// Kills the process group `pgid` (a negative pid names a group), if there is one.
+pub(crate) fn kill_group(pgid: i32) {
+    if pgid > 0 {
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+}
+
+/// Blocks the handled signals in this thread; returns the mask to restore, if that worked.
+pub(crate) fn hold() -> Option<libc::sigset_t> {
+    // SAFETY: sigset_t values filled by sigemptyset/sigaddset or by pthread_sigmask, passed by pointer.
+    unsafe {
+        let (mut set, mut old): (libc::sigset_t, libc::sigset_t) = (std::mem::zeroed(), std::mem::zeroed());
+        libc::sigemptyset(&mut set);
+        for signal in SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        (libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0).then_some(old)
+    }
+}
+
+/// Restores a mask that [`hold`] returned.
+pub(crate) fn release(mask: Option<libc::sigset_t>) {
+    if let Some(mask) = mask {
+        // SAFETY: restores the mask pthread_sigmask returned.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut()) };
+    }
+}
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    kill_group(CHILD.load(Ordering::SeqCst));
+    let fd = TTY.load(Ordering::SeqCst);
+    // SAFETY: SAVED was written before TTY was set and is not written again while it is; tcsetattr, signal and
+    // raise are async-signal-safe. The signal stays blocked until this handler returns, then ends the process.
+    unsafe {
+        if fd >= 0
+            && let Some(saved) = &*SAVED.0.get()
+        {
+            libc::tcsetattr(fd, libc::TCSANOW, saved);
+        }
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+/// Installs [`on_signal`] once, for each handled signal that is not ignored.
+fn install() {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    for signal in SIGNALS {
+        // SAFETY: sigaction with a zeroed struct reads the current disposition; the handler is async-signal-safe.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut old) != 0 || old.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut new.sa_mask);
+            libc::sigaction(signal, &new, std::ptr::null_mut());
+        }
+    }
+}
