@@ -14,10 +14,12 @@
 //! a cache file belongs is an error naming it, never a hang (issue #10).
 //!
 //! A lock file deleted while held would let a second process lock a new file of the same name and renew at the
-//! same time. So a lock holder also holds a shared `flock` on the cache directory itself, which cannot be deleted
-//! while it has files in it, and a process that had to create the lock file (it was missing: first use, or deleted)
-//! waits for an exclusive lock on the directory, that is, until every renewal under way in it has finished, before
-//! it goes on; everyone also checks after locking that the path still names the file it locked.
+//! same time. So a lock holder also holds a shared byte-range lock on one byte of `.guard`, a file beside the locks
+//! (the byte is chosen by a hash of the profile name), and a process that had to create the lock file (it was
+//! missing: first use, or deleted) first waits for an exclusive lock on that byte, that is, until a renewal of the
+//! same profile under a deleted lock file has finished; everyone also checks after locking that the path still
+//! names the file it locked. Other profiles' renewals never hold it up (one profile's command may run `tokenfob get`
+//! for another).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -180,11 +182,14 @@ impl Identity {
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
-    /// A shared lock on the cache directory while this one is held (see the module comment); `None` where the file
-    /// system cannot lock a directory.
-    _dir: Option<File>,
+    /// The profile's byte of [`GUARD`], locked shared while this one is held (see the module comment); `None` where
+    /// the file system has no byte-range locks.
+    _guard: Option<File>,
     profile: String,
 }
+
+/// The file whose bytes guard against a deleted lock file (see the module comment); it holds no data.
+const GUARD: &str = ".guard";
 
 /// The random part of a temp file's name: this many bytes, as twice as many hex digits.
 const TEMP_RANDOM_BYTES: usize = 8;
@@ -282,38 +287,38 @@ impl Cache {
         let started = Instant::now();
         loop {
             let (file, created) = open_lock(&path)?;
-            wait(&file, Mode::Exclusive, started, timeout).map_err(|e| e.into_error(&path, timeout))?;
-            let dir = self.hold_dir(created, started, timeout)?;
+            wait(|| file.try_lock(), started, timeout).map_err(|e| e.into_error(&path, timeout))?;
+            let guard = self.hold_guard(profile, created, started, timeout)?;
             // Deleted (and perhaps created again by another process) between our open and our lock: the lock we
             // hold is on a file nobody else will ever open. Start over on the file the path names now.
             if still_names(&path, &file).map_err(|e| Error::io("checking lock file", &path, e))? {
-                return Ok(Lock { _file: file, _dir: dir, profile: profile.to_owned() });
+                return Ok(Lock { _file: file, _guard: guard, profile: profile.to_owned() });
             }
             crate::log::debug(format_args!("{} was replaced while we locked it; locking it again", path.display()));
         }
     }
 
-    /// The shared directory lock a lock holder keeps. A process that created the lock file first waits until it
-    /// can lock the directory exclusively: a holder of a deleted lock file of the same name would still hold its
-    /// shared lock (see the module comment).
-    fn hold_dir(&self, created: bool, started: Instant, timeout: Duration) -> Result<Option<File>> {
-        let dir = crate::paths::open_dir(&self.dir).map_err(|e| Error::io("opening cache directory", &self.dir, e))?;
+    /// The shared guard byte a lock holder keeps. A process that created the lock file first waits until it can
+    /// lock that byte exclusively: a holder of a deleted lock file of the same name would still hold it shared (see
+    /// the module comment).
+    fn hold_guard(&self, profile: &str, created: bool, started: Instant, timeout: Duration) -> Result<Option<File>> {
+        let path = self.dir.join(GUARD);
+        let (guard, _) = open_lock(&path)?;
+        let at = guard_byte(profile);
         for mode in if created { &[Mode::Exclusive, Mode::Shared][..] } else { &[Mode::Shared] } {
-            match wait(&dir, *mode, started, timeout) {
+            // Taking the shared lock over the exclusive one converts it, with no moment unlocked in between.
+            match wait(|| lock_byte(&guard, at, *mode), started, timeout) {
                 Ok(()) => {}
                 Err(Waited::Failed(e)) => {
-                    // A file system that cannot lock directories (some network ones): the profile's lock still
-                    // works, only the guard against a deleted lock file is gone.
-                    crate::log::debug(format_args!("cannot lock {}: {e}; going on", self.dir.display()));
+                    // A file system without byte-range locks (some network ones): the profile's lock still works,
+                    // only the guard against a deleted lock file is gone.
+                    crate::log::debug(format_args!("cannot lock {}: {e}; going on", path.display()));
                     return Ok(None);
                 }
-                Err(e) => return Err(e.into_error(&self.dir, timeout)),
-            }
-            if *mode == Mode::Exclusive {
-                dir.unlock().map_err(|e| Error::io("unlocking", &self.dir, e))?;
+                Err(e) => return Err(e.into_error(&self.lock_path(profile), timeout)),
             }
         }
-        Ok(Some(dir))
+        Ok(Some(guard))
     }
 
     /// Replaces the entry of the locked profile atomically.
@@ -381,7 +386,7 @@ fn is_temp_of(name: &str, profile: &str) -> bool {
 fn open_lock(path: &Path) -> Result<(File, bool)> {
     let open = |create: bool| {
         let mut options = OpenOptions::new();
-        options.write(true).create_new(create).mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        options.read(true).write(true).create_new(create).mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
         options.open(path)
     };
     loop {
@@ -447,15 +452,15 @@ impl Waited {
     }
 }
 
-/// Locks `file` in `mode`, polling until `timeout` has passed since `started`.
-fn wait(file: &File, mode: Mode, started: Instant, timeout: Duration) -> std::result::Result<(), Waited> {
+/// Calls `try_lock` until it succeeds, polling until `timeout` has passed since `started`.
+fn wait(
+    try_lock: impl Fn() -> std::result::Result<(), fs::TryLockError>,
+    started: Instant,
+    timeout: Duration,
+) -> std::result::Result<(), Waited> {
     let mut pause = Duration::from_millis(1);
     loop {
-        let tried = match mode {
-            Mode::Exclusive => file.try_lock(),
-            Mode::Shared => file.try_lock_shared(),
-        };
-        match tried {
+        match try_lock() {
             Ok(()) => return Ok(()),
             Err(fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
                 std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
@@ -465,6 +470,42 @@ fn wait(file: &File, mode: Mode, started: Instant, timeout: Duration) -> std::re
             Err(fs::TryLockError::WouldBlock) => return Err(Waited::TimedOut),
             Err(fs::TryLockError::Error(e)) => return Err(Waited::Failed(e)),
         }
+    }
+}
+
+/// The byte of [`GUARD`] that stands for `profile`: FNV-1a of its name, within the first 2^40 bytes (a file's
+/// size does not matter to a byte-range lock), so two profiles share one only by a 1 in 2^40 chance.
+fn guard_byte(profile: &str) -> i64 {
+    let hash =
+        profile.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    i64::try_from(hash >> 24).expect("a 40-bit value fits")
+}
+
+/// Tries to lock byte `at` of `file` in `mode` without waiting. Linux's open-file-description locks belong to the
+/// open file, like `flock`; elsewhere POSIX record locks belong to the process, which holds one guard at a time.
+fn lock_byte(file: &File, at: i64, mode: Mode) -> std::result::Result<(), fs::TryLockError> {
+    use std::os::fd::AsRawFd;
+    #[cfg(target_os = "linux")]
+    const SET: libc::c_int = libc::F_OFD_SETLK;
+    #[cfg(not(target_os = "linux"))]
+    const SET: libc::c_int = libc::F_SETLK;
+    // SAFETY: flock is plain data; fcntl reads it for a descriptor we own.
+    let mut range: libc::flock = unsafe { std::mem::zeroed() };
+    range.l_type = match mode {
+        Mode::Exclusive => libc::F_WRLCK,
+        Mode::Shared => libc::F_RDLCK,
+    } as _;
+    range.l_whence = libc::SEEK_SET as _;
+    range.l_start = at as _;
+    range.l_len = 1;
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(file.as_raw_fd(), SET, &range) } == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN | libc::EACCES) => Err(fs::TryLockError::WouldBlock),
+        _ => Err(fs::TryLockError::Error(e)),
     }
 }
 

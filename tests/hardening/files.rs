@@ -177,6 +177,37 @@ fn deleting_a_held_lock_file_does_not_let_a_second_process_log_in() {
     assert_eq!(s.emu.count("od.login"), 2);
 }
 
+/// The guard against deleted lock files must not make one profile wait for another's renewal: a profile whose
+/// command runs `tokenfob get` for another profile on first use (found by the review of the first guard, a lock on
+/// the whole directory, which deadlocked here until the lock timeout), and a first use during a slow login.
+#[test]
+fn a_first_use_never_waits_for_another_profiles_renewal() {
+    let s = Sandbox::new();
+    let exe = env!("CARGO_BIN_EXE_tokenfob");
+    s.write_config(&format!(
+        "{}[profiles.a]\nkind = \"command\"\ncommand = \"{exe} get b\"\nlifetime = \"1h\"\n\n{}",
+        s.seed_config(),
+        command_profile("b", "tok-b")
+    ));
+    s.set_env("TOKENFOB_LOCK_TIMEOUT", "20");
+    let started = Instant::now();
+    assert_eq!(s.get(&["a"]), "tok-b");
+    assert!(started.elapsed() < Duration::from_secs(10), "a nested first use waited for the outer lock");
+    // A slow login holds od's lock; b's and a's lock files are removed so that each is a first use again.
+    s.emu.state().delay = Duration::from_millis(3000);
+    let slow = s.command(&["get", "od"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    while s.emu.state().arrivals == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for name in ["a", "b"] {
+        std::fs::remove_file(s.cache_dir().join(format!("{name}.lock"))).unwrap();
+        std::fs::remove_file(s.entry_path(name)).unwrap();
+    }
+    s.set_env("TOKENFOB_LOCK_TIMEOUT", "1");
+    assert_eq!(s.get(&["a"]), "tok-b", "a first use while another profile renews");
+    s.check(slow.wait_with_output().unwrap()).ok();
+}
+
 #[test]
 fn a_cache_directory_given_with_a_trailing_slash_is_still_refused_when_it_is_a_symlink() {
     let s = Sandbox::new();
