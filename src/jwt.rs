@@ -5,6 +5,12 @@
 
 /// The `exp` claim (seconds since the epoch) of a JWT, if it is one and has it.
 pub fn exp(token: &str) -> Option<i64> {
+    exp_claim(token)?.ok()
+}
+
+/// The `exp` claim of a JWT: `None` when `token` is not a JWT or has no `exp`, `Some(Err(()))` when it has one that
+/// is not a number (RFC 7519's NumericDate), which an answer must not turn into "never expires".
+pub fn exp_claim(token: &str) -> Option<Result<i64, ()>> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -12,10 +18,12 @@ pub fn exp(token: &str) -> Option<i64> {
     }
     let bytes = base64url_decode(payload)?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    match claims.get("exp")? {
-        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
-        _ => None,
-    }
+    Some(match claims.get("exp")? {
+        serde_json::Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)).ok_or(())
+        }
+        _ => Err(()),
+    })
 }
 
 /// Decodes unpadded (or padded) base64url.

@@ -242,7 +242,10 @@ fn expiry(
             return Ok(Some(at));
         }
     }
-    let Some(exp) = spec.jwt_exp.unwrap_or(true).then(|| crate::jwt::exp(token)).flatten() else { return Ok(None) };
+    let Some(claim) = spec.jwt_exp.unwrap_or(true).then(|| crate::jwt::exp_claim(token)).flatten() else {
+        return Ok(None);
+    };
+    let exp = claim.map_err(|()| "a JWT whose exp claim is not a number (RFC 7519 NumericDate)".to_owned())?;
     OffsetDateTime::from_unix_timestamp(exp)
         .ok()
         .filter(plausible)
@@ -404,6 +407,23 @@ mod tests {
         assert_eq!(parse(&session_spec(), None, &answer(200, body), now).unwrap().expires_at, Some(now));
         let body = r#"{"token":"tok"}"#;
         assert_eq!(parse(&session_spec(), None, &answer(200, body), now).unwrap().expires_at, None, "no field: never");
+    }
+
+    #[test]
+    fn a_jwt_exp_that_is_not_a_number_is_an_error_not_never() {
+        let spec = ReplySpec { token_pointer: Some("/token".into()), ..ReplySpec::default() };
+        let now = t("2026-01-01T00:00:00Z");
+        for claims in [r#"{"exp":"1796226760"}"#, r#"{"exp":null}"#, r#"{"exp":[1]}"#] {
+            let jwt = format!("h.{}.s", crate::jwt::base64url_encode(claims.as_bytes()));
+            let body = format!(r#"{{"token":"{jwt}"}}"#);
+            match parse(&spec, None, &answer(200, &body), now) {
+                Err(Failure::Unusable(why)) => assert!(why.contains("exp"), "{why}"),
+                other => panic!("{claims}: {other:?}"),
+            }
+        }
+        let jwt = format!("h.{}.s", crate::jwt::base64url_encode(br#"{"sub":"x"}"#));
+        let body = format!(r#"{{"token":"{jwt}"}}"#);
+        assert_eq!(parse(&spec, None, &answer(200, &body), now).unwrap().expires_at, None, "no exp: never");
     }
 
     #[test]

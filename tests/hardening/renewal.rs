@@ -128,6 +128,8 @@ fn answers_that_cannot_be_right_are_errors_not_eternal_tokens() {
         ("oa", &[], r#"{"access_token":"tok-oa-1","token_type":"Bearer","expires_in":-100}"#, 4, "expires_in"),
         ("oa", &[], r#"{"access_token":"tok-oa-2","token_type":"Bearer","expires_in":"never"}"#, 4, "expires_in"),
         ("oa", &[], r#"{"access_token":"tok-oa-3","token_type":"Bearer","expires_in":1e300}"#, 4, "expires_in"),
+        // A JWT whose exp is a string (base64url of {"exp":"1796226760"}): found by the review.
+        ("od", &[("Authorization", "Bearer h.eyJleHAiOiIxNzk2MjI2NzYwIn0.s")], "{}", 4, "exp claim"),
     ];
     for (profile, headers, body, code, needle) in cases {
         canned.set(headers, body);
