@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::login::{self, Engine, Outcome};
 use crate::recipe;
 use crate::secret::{Resolver, Secret};
-use crate::token::{self, Stale};
+use crate::token::{self, Need, Stale};
 
 /// A token handed out.
 #[derive(Debug)]
@@ -97,10 +97,10 @@ impl Broker<'_> {
     }
 
     /// A token valid for at least the profile's margin (or `min_valid`, if longer), renewing only when needed.
-    /// Both are capped at half the token's lifetime (`token::check`); a served token that expires within
-    /// `min_valid` comes with a warning.
+    /// The margin is capped at half the token's lifetime, and so is `min_valid` when the tokens live shorter than it
+    /// (`token::effective_margin`); a served token that expires within `min_valid` comes with a warning.
     pub fn get(&self, profile: &Profile, min_valid: Option<Duration>, now: OffsetDateTime) -> Result<Served> {
-        let margin = profile.refresh_margin.max(min_valid.unwrap_or_default());
+        let need = Need { margin: profile.refresh_margin, min_valid: min_valid.unwrap_or_default() };
         if let Source::Static(source) = &profile.source {
             let token = self.resolver(profile).resolve(source, "token")?;
             return Served::new(&profile.name, token, None);
@@ -108,7 +108,7 @@ impl Broker<'_> {
         let fp = fingerprint(profile);
         let cached = self.read(profile, &fp)?;
         let stale = match &cached {
-            Some(entry) => match fresh(entry, now, margin) {
+            Some(entry) => match fresh(entry, now, need) {
                 Ok(()) => return serve(profile, entry.clone(), min_valid, now),
                 Err(why) => why,
             },
@@ -123,7 +123,7 @@ impl Broker<'_> {
         // Another process may have renewed while we waited: its token is served if it has not expired, even when
         // it is short-lived, so that N callers cause one renewal whatever the lifetime and the margin.
         if let Some(entry) =
-            current.as_ref().filter(|e| fresh(e, now, margin).is_ok() || renewed_meanwhile(cached.as_ref(), e, now))
+            current.as_ref().filter(|e| fresh(e, now, need).is_ok() || renewed_meanwhile(cached.as_ref(), e, now))
         {
             crate::log::debug(format_args!("profile {}: renewed by another process meanwhile", profile.name));
             return serve(profile, entry.clone(), min_valid, now);
@@ -196,7 +196,7 @@ impl Broker<'_> {
             profile: profile.name.clone(),
             kind: profile.kind.name(),
             cached: has_token,
-            fresh: entry.as_ref().is_some_and(|e| fresh(e, now, profile.refresh_margin).is_ok()),
+            fresh: entry.as_ref().is_some_and(|e| fresh(e, now, Need::margin(profile.refresh_margin)).is_ok()),
             expires_at,
             expires_in: expires_at.map(|at| (at - now).whole_seconds()),
             refreshable: entry.as_ref().is_some_and(|e| e.can_refresh(now)),
@@ -400,7 +400,7 @@ fn ride_out(
     min_valid: Option<Duration>,
     now: OffsetDateTime,
 ) -> Result<Served> {
-    let Some(entry) = current.filter(|e| fresh(e, now, Duration::ZERO).is_ok()) else { return Err(err) };
+    let Some(entry) = current.filter(|e| fresh(e, now, Need::default()).is_ok()) else { return Err(err) };
     if let (Some(asked), Some(left)) = (min_valid, token::remaining(entry.expires_at, now))
         && left < asked
     {
@@ -418,14 +418,14 @@ fn ride_out(
 }
 
 /// The one freshness rule, applied to a cache entry.
-fn fresh(entry: &Entry, now: OffsetDateTime, margin: Duration) -> Result<(), Stale> {
-    token::check(entry.token.is_some(), entry.obtained_at, entry.expires_at, now, margin)
+fn fresh(entry: &Entry, now: OffsetDateTime, need: Need) -> Result<(), Stale> {
+    token::check(entry.token.is_some(), entry.obtained_at, entry.expires_at, now, need)
 }
 
 /// True when `after` holds a token that another process obtained since we read `before`, and it has not expired.
 fn renewed_meanwhile(before: Option<&Entry>, after: &Entry, now: OffsetDateTime) -> bool {
     let changed = before.is_none_or(|b| b.token != after.token || b.obtained_at != after.obtained_at);
-    changed && fresh(after, now, Duration::ZERO).is_ok()
+    changed && fresh(after, now, Need::default()).is_ok()
 }
 
 /// True when the profile's recipe mints tokens that never expire and can be revoked (GoodData's API tokens, or an

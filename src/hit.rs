@@ -76,7 +76,14 @@ fn fresh(profile: &str, env: &Env, now: OffsetDateTime) -> Option<(Served, Durat
     }
     // An absurd margin (a damaged or forged entry) is a miss: the full path uses the configuration's own.
     let margin = Some(Duration::from_millis(entry.margin_ms?)).filter(|m| *m <= crate::token::MAX_DURATION)?;
-    crate::token::check(entry.token.is_some(), entry.obtained_at, entry.expires_at, now, margin).ok()?;
+    crate::token::check(
+        entry.token.is_some(),
+        entry.obtained_at,
+        entry.expires_at,
+        now,
+        crate::token::Need::margin(margin),
+    )
+    .ok()?;
     let served = Served::new(profile, entry.token?, entry.expires_at).ok()?;
     Some((served, margin))
 }

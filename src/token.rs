@@ -39,11 +39,31 @@ impl std::fmt::Display for Stale {
     }
 }
 
-/// The margin applied to a token obtained at `obtained_at` that expires at `expires_at`: `margin`, but at most half
-/// its lifetime. A lifetime that is negative or zero gives no margin (the token is fresh until it expires).
-pub fn effective_margin(margin: Duration, obtained_at: OffsetDateTime, expires_at: OffsetDateTime) -> Duration {
-    let half = Duration::try_from((expires_at - obtained_at) / 2).unwrap_or(Duration::ZERO);
-    margin.min(half)
+/// What a caller needs of a token: the profile's refresh margin, and the validity it asked for (`--min-valid`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Need {
+    /// Renew this long before expiry, capped at half the lifetime.
+    pub margin: Duration,
+    /// Renew when less than this is left, unless the tokens live shorter than this (then half their lifetime).
+    pub min_valid: Duration,
+}
+
+impl Need {
+    /// The profile's margin alone.
+    pub fn margin(margin: Duration) -> Need {
+        Need { margin, min_valid: Duration::ZERO }
+    }
+}
+
+/// How long before `expires_at` a token obtained at `obtained_at` is renewed for `need`: the margin, but at most
+/// half its lifetime; and `min_valid` as asked when the token lived at least that long (a renewal can meet it), else
+/// half its lifetime too (a renewal cannot, and renewing on every call would not help). A lifetime that is negative
+/// or zero gives nothing (the token is fresh until it expires).
+pub fn effective_margin(need: Need, obtained_at: OffsetDateTime, expires_at: OffsetDateTime) -> Duration {
+    let lifetime = Duration::try_from(expires_at - obtained_at).unwrap_or(Duration::ZERO);
+    let half = lifetime / 2;
+    let min_valid = if need.min_valid <= lifetime { need.min_valid } else { half };
+    need.margin.min(half).max(min_valid)
 }
 
 /// `Ok` when a token obtained at `obtained_at` with this expiry stays valid for the [`effective_margin`] after `now`.
@@ -53,7 +73,7 @@ pub fn check(
     obtained_at: OffsetDateTime,
     expires_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
-    margin: Duration,
+    need: Need,
 ) -> Result<(), Stale> {
     let at = match (has_token, expires_at) {
         (false, _) => return Err(Stale::Missing),
@@ -61,7 +81,7 @@ pub fn check(
         (true, Some(at)) if at <= now => return Err(Stale::Expired),
         (true, Some(at)) => at,
     };
-    let margin = time::Duration::try_from(effective_margin(margin, obtained_at, at)).ok();
+    let margin = time::Duration::try_from(effective_margin(need, obtained_at, at)).ok();
     match margin.and_then(|m| now.checked_add(m)) {
         Some(edge) if at >= edge => Ok(()),
         _ => Err(Stale::ExpiringSoon),
@@ -107,7 +127,7 @@ mod tests {
     #[test]
     fn freshness_depends_on_margin_and_expiry() {
         let (now, long_ago) = (t(0), t(-100_000));
-        let m = Duration::from_secs(60);
+        let m = Need::margin(Duration::from_secs(60));
         assert_eq!(check(false, long_ago, Some(t(999)), now, m), Err(Stale::Missing));
         assert_eq!(check(true, long_ago, None, now, m), Ok(()));
         assert_eq!(check(true, long_ago, Some(t(0)), now, m), Err(Stale::Expired));
@@ -117,7 +137,7 @@ mod tests {
 
     #[test]
     fn the_margin_is_at_most_half_the_lifetime() {
-        let m = Duration::from_secs(60);
+        let m = Need::margin(Duration::from_secs(60));
         // A 30 s token obtained at 0: fresh for its first 15 s, then renewed.
         assert_eq!(check(true, t(0), Some(t(30)), t(0), m), Ok(()));
         assert_eq!(check(true, t(0), Some(t(30)), t(15), m), Ok(()));
@@ -125,8 +145,19 @@ mod tests {
         // Obtained after its expiry (a server clock behind ours): no margin, and expired all the same.
         assert_eq!(check(true, t(10), Some(t(5)), t(0), m), Ok(()));
         assert_eq!(check(true, t(10), Some(t(5)), t(5), m), Err(Stale::Expired));
-        assert_eq!(outlived_by(m, t(0), Some(t(30))), Some(Duration::from_secs(30)));
-        assert_eq!(outlived_by(m, t(0), Some(t(3600))), None);
+        assert_eq!(outlived_by(m.margin, t(0), Some(t(30))), Some(Duration::from_secs(30)));
+        assert_eq!(outlived_by(m.margin, t(0), Some(t(3600))), None);
+    }
+
+    #[test]
+    fn min_valid_is_met_when_a_renewal_can_meet_it() {
+        let need = Need { margin: Duration::from_secs(1), min_valid: Duration::from_secs(15) };
+        // 20 s tokens: 15 s is within their lifetime, so a token with 12 s left is renewed.
+        assert_eq!(check(true, t(0), Some(t(20)), t(5), need), Ok(()));
+        assert_eq!(check(true, t(0), Some(t(20)), t(8), need), Err(Stale::ExpiringSoon));
+        // 10 s tokens cannot give 15 s: half their lifetime instead, not a renewal on every call.
+        assert_eq!(check(true, t(0), Some(t(10)), t(5), need), Ok(()));
+        assert_eq!(check(true, t(0), Some(t(10)), t(6), need), Err(Stale::ExpiringSoon));
     }
 
     #[test]
@@ -137,8 +168,11 @@ mod tests {
         );
         let now = far - time::Duration::days(1);
         let start = OffsetDateTime::UNIX_EPOCH;
-        assert_eq!(check(true, start, Some(far), now, Duration::MAX), Err(Stale::ExpiringSoon));
-        assert_eq!(check(true, start, Some(far), now, MAX_DURATION), Err(Stale::ExpiringSoon));
+        assert_eq!(check(true, start, Some(far), now, Need::margin(Duration::MAX)), Err(Stale::ExpiringSoon));
+        assert_eq!(
+            check(true, start, Some(far), now, Need { margin: MAX_DURATION, min_valid: MAX_DURATION }),
+            Err(Stale::ExpiringSoon)
+        );
         assert_eq!(human(Duration::from_secs(90)), "1m30s");
     }
 }

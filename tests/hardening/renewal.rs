@@ -253,3 +253,31 @@ fn min_valid_that_cannot_be_met() {
     assert_eq!(run.stdout.matches("\"ok\":true").count(), 2, "{run:#?}");
     assert_eq!(renewals(), before + 1, "one renewal, not one per call");
 }
+
+/// Item 19, as the review found it: `--min-valid` is met as asked when the server's tokens live long enough for a
+/// renewal to meet it (20 s tokens, 12 s left, 15 s asked: renewed), and capped only when they do not.
+#[test]
+fn min_valid_is_met_when_a_renewal_can_meet_it() {
+    let s = Sandbox::new();
+    s.write_config(
+        "[profiles.c]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"echo tok-$(date +%s%N)\"]\nlifetime = \"20s\"\n\
+         refresh_margin = \"1s\"\n",
+    );
+    let first = s.get(&["c"]);
+    let age = |obtained: i64, left: i64| {
+        let now = time::OffsetDateTime::now_utc();
+        s.edit_entry("c", |e| {
+            e["obtained_at"] = tokenfob::clock::rfc3339(now - time::Duration::seconds(obtained)).into();
+            e["expires_at"] = tokenfob::clock::rfc3339(now + time::Duration::seconds(left)).into();
+        });
+    };
+    age(8, 12);
+    assert_eq!(s.get(&["c", "--min-valid", "10s"]), first, "12 s left meets 10 s");
+    let second = s.get(&["c", "--min-valid", "15s"]);
+    assert_ne!(second, first, "12 s left does not meet 15 s, and a 20 s token would: renewed");
+    // 40 s asked of 20 s tokens: capped at half their lifetime, so a token with 12 s left is served, with a warning.
+    age(8, 12);
+    let run = s.run(&["get", "c", "--min-valid", "40s"]);
+    assert_eq!(run.ok(), second);
+    assert!(run.stderr.contains("sooner than --min-valid"), "{run:#?}");
+}
