@@ -211,6 +211,15 @@ impl Broker<'_> {
                 "profile {}: settings changed since the cached login; ignoring it",
                 profile.name
             ));
+            if lasting(profile, &entry) {
+                // Not revoked: the settings that made it (its server, its credentials) are not known any more.
+                let id = entry.vars.get("token_id").map(|id| format!(" (id {id})")).unwrap_or_default();
+                crate::log::warn(format_args!(
+                    "profile {}: the cached token{id} was made with other settings and never expires; it is replaced \
+                     without being revoked: delete it on the server if it is still listed there",
+                    profile.name
+                ));
+            }
             return Ok(None);
         }
         Ok(Some(entry))

@@ -132,8 +132,9 @@ impl<'a> Engine<'a> {
             Ok(issued) => Ok(Outcome { issued, vars: std::mem::take(&mut self.kept) }),
             // Issue #10: a refusal in any form (Glewlwyd answers a dead refresh token with a bare 400), and a good
             // answer without the token we serve (many providers send no ID token on refresh), both mean "log in
-            // again": the caller drops the refresh token and runs the grant.
-            Err(f) if refresh_refused(answer.status) || (200..300).contains(&answer.status) => {
+            // again": the caller drops the refresh token and runs the grant. A 2xx that is not JSON at all (a
+            // gateway's maintenance page) says nothing about the refresh token, which is kept for the next try.
+            Err(f) if refresh_refused(answer.status) || answered_without_token(&answer) => {
                 let (Failure::Rejected(why) | Failure::Unusable(why)) = f;
                 Err(self.failure(Failure::Rejected(why), &url, &what))
             }
@@ -572,6 +573,11 @@ impl<'a> Engine<'a> {
             other => other.clone(),
         }))
     }
+}
+
+/// True for a 2xx JSON answer (which lacked the token the profile serves).
+fn answered_without_token(answer: &Answer) -> bool {
+    (200..300).contains(&answer.status) && serde_json::from_slice::<serde_json::Value>(&answer.body).is_ok()
 }
 
 /// True for a refresh answer that refuses the refresh token: any 4xx but 408 and 429, which ask to try again later.

@@ -281,3 +281,16 @@ fn min_valid_is_met_when_a_renewal_can_meet_it() {
     assert_eq!(run.ok(), second);
     assert!(run.stderr.contains("sooner than --min-valid"), "{run:#?}");
 }
+
+/// Item 9, as the review found it: a never-expiring token made with other settings cannot be revoked safely (its
+/// server may differ), so replacing it says so instead of forgetting it in silence.
+#[test]
+fn a_gooddata_token_made_with_other_settings_is_not_forgotten_in_silence() {
+    let s = Sandbox::new();
+    s.get(&["gd"]);
+    s.set_env("GD_OTHER", &s.gd_bootstrap.clone());
+    s.write_config(&s.seed_config().replace("GDC_API_TOKEN", "GD_OTHER"));
+    let run = s.run(&["get", "gd"]);
+    run.ok();
+    assert!(run.stderr.contains("without being revoked"), "{run:#?}");
+}
