@@ -453,11 +453,10 @@ fn mints_lasting(profile: &Profile) -> bool {
     }
 }
 
-/// True when `entry` holds a token that never expires and the profile's recipe can revoke it.
+/// True when `entry` holds a token that never expires and the profile's recipe can revoke it: the same rule as
+/// [`mints_lasting`] (an OAuth token that merely came without `expires_in` is not one of them).
 fn lasting(profile: &Profile, entry: &Entry) -> bool {
-    matches!(&profile.source, Source::Recipe(r) if r.logout.is_some())
-        && entry.token.is_some()
-        && entry.expires_at.is_none()
+    mints_lasting(profile) && entry.token.is_some() && entry.expires_at.is_none()
 }
 
 /// Serves a cached token, warning when it expires sooner than the caller's `min_valid`.

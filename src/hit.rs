@@ -6,9 +6,9 @@
 //! of the bytes that were parsed) and the profile's refresh margin; a configuration that draws a warning is never
 //! stamped, so its warning is never skipped. When the command line is one of the plain forms above, the
 //! configuration file still hashes the same (it is read and hashed, never parsed), and the token is fresh, the
-//! answer is printed
-//! from the entry alone; the cache's ownership and permission checks still apply. Anything else (another form,
-//! another flag, an edited configuration, a stale token, any doubt) returns `false`, and the full path runs.
+//! answer is printed from the entry alone; the cache's ownership and permission checks still apply. Anything else
+//! (another form, another flag, an edited configuration, a stale token, any doubt) returns `false`, and the full
+//! path runs.
 
 use std::io::Write;
 use std::time::Duration;

@@ -241,7 +241,9 @@ pub fn device(engine: &mut Engine<'_>, authorize: &CallSpec, timeout: Duration) 
     // The server's numbers are bounded before any arithmetic: an absurd interval or expires_in must not overflow
     // the clock (issue #10). The wait is bounded by `interactive_timeout` anyway.
     let seconds = |name: &str, default: u64| json.get(name).and_then(|v| v.as_u64()).unwrap_or(default);
-    let mut interval = Duration::from_secs(seconds("interval", 5).clamp(1, 60));
+    // A poll interval longer than the whole wait would never poll: bound it by the wait, not by a constant.
+    let longest = timeout.as_secs().max(1);
+    let mut interval = Duration::from_secs(seconds("interval", 5).clamp(1, longest));
     let expires = Duration::from_secs(seconds("expires_in", 600).min(timeout.as_secs()));
     let deadline = deadline_after(timeout.min(expires));
     let login = engine.recipe().login.clone();
@@ -259,7 +261,7 @@ pub fn device(engine: &mut Engine<'_>, authorize: &CallSpec, timeout: Duration) 
         match engine.error_code(&answer).as_deref() {
             Some("authorization_pending") => continue,
             // RFC 8628 3.5: slow down by 5 seconds.
-            Some("slow_down") => interval = (interval + Duration::from_secs(5)).min(Duration::from_secs(60)),
+            Some("slow_down") => interval = (interval + Duration::from_secs(5)).min(Duration::from_secs(longest)),
             _ => return engine.read_reply(&answer, sent_at, &url, &what),
         }
     }
