@@ -35,10 +35,10 @@ pub struct Served {
 
 impl Served {
     /// The one way to make a `Served`: every face prints `token` into a header, a curl config, git's key=value
-    /// lines or JSON, so a token that [`crate::reply::is_valid_token`] refuses (CR/LF, spaces, control or
+    /// lines or JSON, so a token that [`crate::token::is_valid_token`] refuses (CR/LF, spaces, control or
     /// non-ASCII characters) is an error here, whatever its source (issue #10: header and key injection).
     pub fn new(profile: &str, token: Secret, expires_at: Option<OffsetDateTime>) -> Result<Served> {
-        if !crate::reply::is_valid_token(token.expose()) {
+        if !crate::token::is_valid_token(token.expose()) {
             return Err(Error::Config(format!(
                 "the token of profile {profile:?} is not a valid token (empty, too long, or with a space, a control \
                  or a non-ASCII character); check where the profile's token comes from"
@@ -276,8 +276,8 @@ impl Broker<'_> {
                 "profile {}: the server's tokens live {}, no longer than the refresh margin of {}; renewing after \
                  half their lifetime instead (lower refresh_margin to silence this)",
                 profile.name,
-                token::human(life),
-                token::human(profile.refresh_margin)
+                crate::duration::human(life),
+                crate::duration::human(profile.refresh_margin)
             ));
         }
         if let Some(lock) = lock
@@ -417,8 +417,8 @@ fn ride_out(
             "profile {}: not serving the cached token: it expires in {}, sooner than the {} asked for \
              (--min-valid, or min_valid in the JSON face), and renewing it failed",
             profile.name,
-            token::human(left),
-            token::human(asked)
+            crate::duration::human(left),
+            crate::duration::human(asked)
         ));
         return Err(err);
     }
@@ -476,8 +476,8 @@ fn warn_short(profile: &Profile, served: &Served, min_valid: Option<Duration>, n
             "profile {}: the token expires in {}, sooner than --min-valid (min_valid) asked ({}): the server's \
              tokens live too short, and a margin is capped at half a token's lifetime so as not to renew on every call",
             profile.name,
-            token::human(left),
-            token::human(asked)
+            crate::duration::human(left),
+            crate::duration::human(asked)
         ));
     }
 }

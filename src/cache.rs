@@ -138,7 +138,7 @@ impl Entry {
 /// Parses an entry; anything malformed is `None` (a miss), never an error. A token that no face may print (a file
 /// edited to hold CR/LF, issue #10) makes the entry malformed too.
 pub fn parse_entry(bytes: &[u8]) -> Option<Entry> {
-    let printable = |e: &Entry| e.token.as_ref().is_none_or(|t| crate::reply::is_valid_token(t.expose()));
+    let printable = |e: &Entry| e.token.as_ref().is_none_or(|t| crate::token::is_valid_token(t.expose()));
     serde_json::from_slice::<Entry>(bytes).ok().filter(|e| e.v == VERSION && printable(e))
 }
 

@@ -119,5 +119,5 @@ pub enum Format {
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
-    crate::config::parse_duration(text)
+    crate::duration::parse(text)
 }

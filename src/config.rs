@@ -15,7 +15,6 @@ use crate::environment::{self, Env};
 use crate::error::{Error, Result};
 use crate::recipe::{self, CallSpec, LookupSpec, Recipe, ReplySpec, VarSpec};
 use crate::secret::SecretSource;
-use crate::token;
 
 /// A loaded configuration.
 #[derive(Debug)]
@@ -214,7 +213,7 @@ pub struct DurationText(pub Duration);
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        parse_duration(&text).map(DurationText).map_err(serde::de::Error::custom)
+        crate::duration::parse(&text).map(DurationText).map_err(serde::de::Error::custom)
     }
 }
 
@@ -228,7 +227,7 @@ impl<'de> Deserialize<'de> for Lifetime {
         if text == "never" {
             return Ok(Lifetime(None));
         }
-        parse_duration(&text).map(|d| Lifetime(Some(d))).map_err(serde::de::Error::custom)
+        crate::duration::parse(&text).map(|d| Lifetime(Some(d))).map_err(serde::de::Error::custom)
     }
 }
 
@@ -240,38 +239,6 @@ pub enum CommandLine {
     Shell(String),
     /// Run directly.
     Argv(Vec<String>),
-}
-
-/// Parses `90s`, `10m`, `24h`, `7d`, `250ms` or sums such as `1h30m`, up to [`token::MAX_DURATION`].
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let bad = || format!("bad duration {text:?} (expected a number and a unit, such as 90s, 10m, 24h or 7d)");
-    let too_long = || format!("duration {text:?} is more than the maximum of {}", token::MAX_DURATION_TEXT);
-    let mut total_ms: u128 = 0;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let number: u128 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let scale_ms: u128 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return Err(bad()),
-        };
-        // u128 milliseconds hold any 38-digit number times a day; the cap below keeps the result small.
-        total_ms = number.checked_mul(scale_ms).and_then(|n| n.checked_add(total_ms)).ok_or_else(too_long)?;
-        rest = &rest[unit_len..];
-    }
-    if total_ms > token::MAX_DURATION.as_millis() {
-        return Err(too_long());
-    }
-    Ok(Duration::from_millis(u64::try_from(total_ms).map_err(|_| too_long())?))
 }
 
 /// Reads and parses the configuration at `path`; its stamp is made from the very bytes parsed.
@@ -584,17 +551,5 @@ refresh_margin = "5m"
         assert!(e.contains("profile \"x\"") && e.contains("`url`"), "{e}");
         let e = parse("[profiles.x]\nkind = \"static\"\ntoken = \"t\"\ncolour = 1\n", Path::new("c.toml")).unwrap_err();
         assert!(e.to_string().contains("unknown field `colour`"), "{e}");
-    }
-
-    #[test]
-    fn parses_durations() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        for bad in ["", "10", "m", "5 minutes", "-1s", "99999999999h", "4294967295d", "3651d", "3650d1ms"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_duration("3650d"), Ok(token::MAX_DURATION));
-        assert!(parse_duration("4294967295d").unwrap_err().contains("maximum"));
     }
 }

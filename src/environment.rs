@@ -53,16 +53,16 @@ impl Env {
     }
 
     /// The lock timeout: `$TOKENFOB_LOCK_TIMEOUT` as seconds or a duration such as `30s`, else 30 s; at most
-    /// [`crate::token::MAX_DURATION`].
+    /// [`crate::duration::MAX`].
     pub fn lock_timeout(&self) -> Result<Duration, String> {
         let Some(text) = self.get(LOCK_TIMEOUT) else { return Ok(Duration::from_secs(30)) };
         let secs = match text.parse::<f64>() {
             Ok(secs) if secs >= 0.0 && secs.is_finite() => secs,
-            _ => return crate::config::parse_duration(text).map_err(|why| format!("{LOCK_TIMEOUT}={text:?}: {why}")),
+            _ => return crate::duration::parse(text).map_err(|why| format!("{LOCK_TIMEOUT}={text:?}: {why}")),
         };
         match Duration::try_from_secs_f64(secs) {
-            Ok(d) if d <= crate::token::MAX_DURATION => Ok(d),
-            _ => Err(format!("{LOCK_TIMEOUT}={text:?}: more than the maximum of {}", crate::token::MAX_DURATION_TEXT)),
+            Ok(d) if d <= crate::duration::MAX => Ok(d),
+            _ => Err(format!("{LOCK_TIMEOUT}={text:?}: more than the maximum of {}", crate::duration::MAX_TEXT)),
         }
     }
 

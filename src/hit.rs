@@ -75,7 +75,7 @@ fn fresh(profile: &str, env: &Env, now: OffsetDateTime) -> Option<(Served, Durat
         return None;
     }
     // An absurd margin (a damaged or forged entry) is a miss: the full path uses the configuration's own.
-    let margin = Some(Duration::from_millis(entry.margin_ms?)).filter(|m| *m <= crate::token::MAX_DURATION)?;
+    let margin = Some(Duration::from_millis(entry.margin_ms?)).filter(|m| *m <= crate::duration::MAX)?;
     crate::token::check(
         entry.token.is_some(),
         entry.obtained_at,

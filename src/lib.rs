@@ -16,6 +16,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod duration;
 pub mod emulator;
 pub mod environment;
 pub mod error;

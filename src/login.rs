@@ -19,10 +19,6 @@ use crate::reply::{self, Answer, Failure, Issued};
 use crate::secret::{Resolver, Secret};
 use crate::template::{self, Piece};
 
-/// What a value put into a URL path or query is encoded with: everything but RFC 3986's unreserved characters.
-pub(crate) const URL_VALUE: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
 /// How many times a 409 Conflict draws a new nonce before giving up.
 const CONFLICT_RETRIES: usize = 5;
 
@@ -521,7 +517,7 @@ impl<'a> Engine<'a> {
                         // A value at the very start of a URL is its base (`{url}/api`) and stays as is; any other is a
                         // path or query part and is percent-encoded.
                         Some(v) if place == Place::Url && i > 0 => {
-                            out.extend(percent_encoding::utf8_percent_encode(&v.text(), URL_VALUE));
+                            out.extend(percent_encoding::utf8_percent_encode(&v.text(), template::URL_VALUE));
                         }
                         Some(v) => out.push_str(&v.text()),
                         None if optional => {}
@@ -619,7 +615,7 @@ pub fn parse_command_output(out: &[u8], lifetime: Option<Duration>, now: OffsetD
     } else {
         (text.to_owned(), None)
     };
-    if !reply::is_valid_token(&token) {
+    if !crate::token::is_valid_token(&token) {
         return Err("printed no usable token (empty, several words, or control characters)".into());
     }
     let lifetime = lifetime.map(|d| {

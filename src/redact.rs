@@ -57,7 +57,7 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     let mut forms = vec![secret.to_owned()];
     let percent = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
     let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let unreserved = percent_encoding::utf8_percent_encode(secret, crate::login::URL_VALUE).to_string();
+    let unreserved = percent_encoding::utf8_percent_encode(secret, crate::template::URL_VALUE).to_string();
     for encoded in [percent, form, unreserved] {
         forms.push(lower_hex(&encoded));
         forms.push(encoded);

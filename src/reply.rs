@@ -126,11 +126,6 @@ pub fn shorten(text: &str) -> String {
     }
 }
 
-/// True when `token` can go into an `Authorization` header as is: 1 to 16384 visible ASCII characters.
-pub fn is_valid_token(token: &str) -> bool {
-    !token.is_empty() && token.len() <= 16_384 && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
-}
-
 /// Reads a login or refresh answer. `sent_at` is when the request left (lifetimes count from then, which is immune
 /// to clock skew between us and the server); `lifetime` applies when nothing else gives the expiry.
 pub fn parse(
@@ -155,9 +150,11 @@ pub fn parse(
         None => lifetime.map(|d| after(sent_at, d)).transpose().map_err(bad)?,
     };
     let refresh_token = match (&spec.refresh_token_pointer, &json) {
-        (Some(p), Some(j)) => {
-            j.pointer(p).and_then(|v| v.as_str()).filter(|s| is_valid_token(s)).map(|s| Secret::new(s.to_owned()))
-        }
+        (Some(p), Some(j)) => j
+            .pointer(p)
+            .and_then(|v| v.as_str())
+            .filter(|s| crate::token::is_valid_token(s))
+            .map(|s| Secret::new(s.to_owned())),
         _ => None,
     };
     let refresh_expires_at = match &json {
@@ -207,7 +204,7 @@ fn find_token(spec: &ReplySpec, answer: &Answer, json: Option<&serde_json::Value
         let body = if json.is_none() && spec.token_pointer.is_some() { " (the body is not JSON)" } else { "" };
         Failure::Unusable(format!("HTTP {} without a token {place}{body}", answer.status))
     })?;
-    if !is_valid_token(&token) {
+    if !crate::token::is_valid_token(&token) {
         return Err(Failure::Unusable(format!(
             "HTTP {} with a token that is empty, too long or holds spaces or control characters (refused: it would corrupt the Authorization header)",
             answer.status

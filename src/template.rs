@@ -2,6 +2,10 @@
 //!
 //! Parsing is separate from filling in values, so a template is checked without a network and fuzzed on bytes.
 
+/// What a value put into a URL path or query is encoded with: everything but RFC 3986's unreserved characters.
+pub(crate) const URL_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece<'a> {

@@ -4,19 +4,12 @@
 //! tested without a clock; the broker, `status` and the cache-hit shortcut (`hit`) all call [`check`], so they can
 //! never disagree. The margin is capped at half the token's lifetime (counted from when it was obtained): a server
 //! that issues 30 s tokens against a 60 s margin then costs one renewal per 15 s, not one per call (issue #10).
-//! The reasons a token is not fresh are named, for debug lines and `status`. [`MAX_DURATION`] bounds every
+//! The reasons a token is not fresh are named, for debug lines and `status`. `duration::MAX` bounds every
 //! duration tokenfob accepts, so that adding one to a time can never overflow the calendar.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
-
-/// The longest duration accepted anywhere (margins, lifetimes, timeouts, `--min-valid`, the lock timeout): 3650 days.
-/// Anything longer is a typo or an attack, and would overflow date arithmetic.
-pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
-
-/// How [`MAX_DURATION`] is written in messages.
-pub const MAX_DURATION_TEXT: &str = "3650d (about 10 years)";
 
 /// Why a cached token will not be served as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +30,12 @@ impl std::fmt::Display for Stale {
             Stale::ExpiringSoon => "the token expires within the margin",
         })
     }
+}
+
+/// True when `token` can go into an `Authorization` header, a git credential line or a curl config as is: 1 to
+/// 16384 visible ASCII characters (a newline would inject a header or a key).
+pub fn is_valid_token(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 16_384 && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 /// What a caller needs of a token: the profile's refresh margin, and the validity it asked for (`--min-valid`).
@@ -104,18 +103,6 @@ pub fn outlived_by(
     (life <= margin).then_some(life)
 }
 
-/// `90` -> `1m30s`, for messages.
-pub fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 if secs.is_multiple_of(60) => format!("{}m", secs / 60),
-        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
-        _ if secs.is_multiple_of(3600) => format!("{}h", secs / 3600),
-        _ => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,9 +157,8 @@ mod tests {
         let start = OffsetDateTime::UNIX_EPOCH;
         assert_eq!(check(true, start, Some(far), now, Need::margin(Duration::MAX)), Err(Stale::ExpiringSoon));
         assert_eq!(
-            check(true, start, Some(far), now, Need { margin: MAX_DURATION, min_valid: MAX_DURATION }),
+            check(true, start, Some(far), now, Need { margin: crate::duration::MAX, min_valid: crate::duration::MAX }),
             Err(Stale::ExpiringSoon)
         );
-        assert_eq!(human(Duration::from_secs(90)), "1m30s");
     }
 }

@@ -154,9 +154,9 @@ fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Value> 
         "get" => {
             let profile = config.choose(req.profile.as_deref(), req.url.as_deref(), &app.env)?;
             let min_valid = match &req.min_valid {
-                Some(text) => Some(
-                    crate::config::parse_duration(text).map_err(|e| Error::BadRequest(format!("min_valid: {e}")))?,
-                ),
+                Some(text) => {
+                    Some(crate::duration::parse(text).map_err(|e| Error::BadRequest(format!("min_valid: {e}")))?)
+                }
                 None => None,
             };
             Ok(Value::Object(super::token_json(&broker.get(profile, min_valid, now)?)))

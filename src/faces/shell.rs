@@ -104,14 +104,11 @@ pub fn exec(app: &App, profile: &str, var: &str, command: &[String]) -> Result<(
     Err(Error::Other(format!("running {}: {err}", command[0])))
 }
 
-/// `3723` -> `1h2m`; negative -> `expired`.
+/// `3723` -> `1h2m`; zero or negative -> `expired`.
 fn human(secs: i64) -> String {
-    match secs {
-        ..=0 => "expired".into(),
-        1..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
-        3600..86_400 => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
-        _ => format!("{}d{}h", secs / 86_400, secs % 86_400 / 3600),
+    match u64::try_from(secs) {
+        Ok(secs) if secs > 0 => crate::duration::human(std::time::Duration::from_secs(secs)),
+        _ => "expired".into(),
     }
 }
 
