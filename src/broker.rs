@@ -22,15 +22,13 @@ use crate::recipe;
 use crate::secret::{Resolver, Secret};
 use crate::token::{self, Need, Stale};
 
-/// A token handed out.
+/// A token handed out. Its fields are private: [`Served::new`] is the one way to make one.
 #[derive(Debug)]
 pub struct Served {
-    /// The profile it belongs to.
-    pub profile: String,
-    /// The token.
-    pub token: Secret,
-    /// When it expires; `None` for never.
-    pub expires_at: Option<OffsetDateTime>,
+    profile: String,
+    token: Secret,
+    expires_at: Option<OffsetDateTime>,
+    renew_at: Option<OffsetDateTime>,
 }
 
 impl Served {
@@ -44,7 +42,32 @@ impl Served {
                  or a non-ASCII character); check where the profile's token comes from"
             )));
         }
-        Ok(Served { profile: profile.to_owned(), token, expires_at })
+        Ok(Served { profile: profile.to_owned(), token, expires_at, renew_at: expires_at })
+    }
+
+    /// The same token, renewed from `at` on (`token::renew_at`); `None` leaves it at the expiry.
+    pub fn renewing_at(self, at: Option<OffsetDateTime>) -> Served {
+        Served { renew_at: at.or(self.expires_at), ..self }
+    }
+
+    /// The profile it belongs to.
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// The token.
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    /// When it expires; `None` for never.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.expires_at
+    }
+
+    /// When tokenfob would stop serving it and renew; `None` for never.
+    pub fn renew_at(&self) -> Option<OffsetDateTime> {
+        self.renew_at
     }
 }
 
@@ -115,7 +138,10 @@ impl Broker<'_> {
             None => Stale::Missing,
         };
         crate::log::debug(format_args!("profile {}: {stale}; taking the lock", profile.name));
-        let lock = match self.lock(profile) {
+        let lock = self.lock(profile);
+        // The wait for the lock can be long (up to the lock timeout): what follows is judged at the time it ends.
+        let now = later(now);
+        let lock = match lock {
             Ok(lock) => lock,
             Err(e) => return ride_out(profile, cached, e, min_valid, now),
         };
@@ -172,11 +198,20 @@ impl Broker<'_> {
     }
 
     /// Revokes the token server-side where the kind can, then erases it. Returns (revoked, erased). When revoking
-    /// fails, the entry is kept so that a later `logout` can try again.
+    /// fails, the entry is kept so that a later `logout` can try again. An entry made with other settings is not
+    /// revoked, as in [`Broker::erase`]: its token and ids would go to whatever server the settings name now.
     pub fn logout(&self, profile: &Profile) -> Result<(bool, bool)> {
         let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
         let entry = self.cache.read(&profile.name)?;
         let revoked = match (&profile.source, &entry) {
+            (Source::Recipe(_), Some(entry)) if entry.token.is_some() && entry.fingerprint != fingerprint(profile) => {
+                crate::log::warn(format_args!(
+                    "profile {}: the cached token was made with other settings, so it is not revoked (its server may \
+                     not be the one the settings name now); revoke it there by hand if it still works",
+                    profile.name
+                ));
+                false
+            }
             (Source::Recipe(recipe), Some(entry)) if entry.token.is_some() => {
                 Engine::new(recipe, profile, self.resolver(profile))
                     .with_saved(&entry.vars)
@@ -259,10 +294,11 @@ impl Broker<'_> {
         match self.obtain(profile, fingerprint, current.as_ref(), lock, now, false) {
             Ok(entry) => {
                 let served = self.keep(profile, entry, lock)?;
-                warn_short(profile, &served, min_valid, now);
+                warn_short(profile, &served, min_valid, later(now));
                 Ok(served)
             }
-            Err(e) => ride_out(profile, current, e, min_valid, now),
+            // A failed renewal can take up to the profile's timeout: the cached token is judged at its end.
+            Err(e) => ride_out(profile, current, e, min_valid, later(now)),
         }
     }
 
@@ -426,6 +462,11 @@ fn ride_out(
     served(profile, entry)
 }
 
+/// The clock now, or `since` if that is later (a caller may hand in a time of its own, as the tests do).
+fn later(since: OffsetDateTime) -> OffsetDateTime {
+    crate::clock::now().max(since)
+}
+
 /// The one freshness rule, applied to a cache entry.
 fn fresh(entry: &Entry, now: OffsetDateTime, need: Need) -> Result<(), Stale> {
     token::check(entry.token.is_some(), entry.obtained_at, entry.expires_at, now, need)
@@ -469,7 +510,7 @@ fn serve(profile: &Profile, entry: Entry, min_valid: Option<Duration>, now: Offs
 /// The warning for a token that expires sooner than `min_valid` asked: the server's tokens live shorter, so
 /// renewing again would not help (and would cost a renewal per call).
 fn warn_short(profile: &Profile, served: &Served, min_valid: Option<Duration>, now: OffsetDateTime) {
-    if let (Some(asked), Some(left)) = (min_valid, token::remaining(served.expires_at, now))
+    if let (Some(asked), Some(left)) = (min_valid, token::remaining(served.expires_at(), now))
         && left < asked
     {
         crate::log::warn(format_args!(
@@ -483,5 +524,8 @@ fn warn_short(profile: &Profile, served: &Served, min_valid: Option<Duration>, n
 }
 
 fn served(profile: &Profile, entry: Entry) -> Result<Served> {
-    Served::new(&profile.name, entry.token.expect("only entries with a token are served"), entry.expires_at)
+    let renew_at =
+        entry.expires_at.and_then(|at| token::renew_at(entry.obtained_at, at, Need::margin(profile.refresh_margin)));
+    let token = entry.token.expect("only entries with a token are served");
+    Ok(Served::new(&profile.name, token, entry.expires_at)?.renewing_at(renew_at))
 }

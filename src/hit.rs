@@ -33,9 +33,9 @@ pub fn answer(args: &[String], env: &Env, out: &mut dyn Write) -> bool {
     let now = crate::clock::now();
     let Some(served) = fresh(profile, env, now) else { return false };
     let text = match ask {
-        Ask::Get { format, .. } => crate::faces::render(format, &served.0),
+        Ask::Get { format, .. } => crate::faces::render(format, &served),
         Ask::Kubectl { .. } => match crate::faces::kubectl::exec_info(env.get("KUBERNETES_EXEC_INFO")) {
-            Ok(info) => format!("{}\n", crate::faces::kubectl::credential(&info, &served.0, served.1, now)),
+            Ok(info) => format!("{}\n", crate::faces::kubectl::credential(&info, &served, now)),
             Err(_) => return false,
         },
     };
@@ -65,9 +65,9 @@ fn parse(args: &[String]) -> Option<Ask<'_>> {
     }
 }
 
-/// The cached token of `profile` and its margin, if the entry was made with the configuration file as it is now
+/// The cached token of `profile`, if the entry was made with the configuration file as it is now
 /// (the same bytes, not only the same inode, size and time: issue #10) and the token is fresh at `now`.
-fn fresh(profile: &str, env: &Env, now: OffsetDateTime) -> Option<(Served, Duration)> {
+fn fresh(profile: &str, env: &Env, now: OffsetDateTime) -> Option<Served> {
     let config = crate::paths::config_file(None, env).ok()?;
     let stamp = ConfigStamp::of(&config)?;
     let entry = Cache::new(crate::paths::cache_dir(env).ok()?).read(profile).ok()??;
@@ -76,16 +76,10 @@ fn fresh(profile: &str, env: &Env, now: OffsetDateTime) -> Option<(Served, Durat
     }
     // An absurd margin (a damaged or forged entry) is a miss: the full path uses the configuration's own.
     let margin = Some(Duration::from_millis(entry.margin_ms?)).filter(|m| *m <= crate::duration::MAX)?;
-    crate::token::check(
-        entry.token.is_some(),
-        entry.obtained_at,
-        entry.expires_at,
-        now,
-        crate::token::Need::margin(margin),
-    )
-    .ok()?;
-    let served = Served::new(profile, entry.token?, entry.expires_at).ok()?;
-    Some((served, margin))
+    let need = crate::token::Need::margin(margin);
+    crate::token::check(entry.token.is_some(), entry.obtained_at, entry.expires_at, now, need).ok()?;
+    let renew_at = entry.expires_at.and_then(|at| crate::token::renew_at(entry.obtained_at, at, need));
+    Some(Served::new(profile, entry.token?, entry.expires_at).ok()?.renewing_at(renew_at))
 }
 
 #[cfg(test)]

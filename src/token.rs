@@ -80,11 +80,18 @@ pub fn check(
         (true, Some(at)) if at <= now => return Err(Stale::Expired),
         (true, Some(at)) => at,
     };
-    let margin = time::Duration::try_from(effective_margin(need, obtained_at, at)).ok();
-    match margin.and_then(|m| now.checked_add(m)) {
-        Some(edge) if at >= edge => Ok(()),
+    match renew_at(obtained_at, at, need) {
+        Some(edge) if now <= edge => Ok(()),
         _ => Err(Stale::ExpiringSoon),
     }
+}
+
+/// When a token obtained at `obtained_at` that expires at `expires_at` stops being fresh for `need`: its expiry less
+/// the [`effective_margin`]; `None` when that leaves the calendar (then it is never fresh: fail closed). kubectl is
+/// told this time as the token's expiry, so that it asks again exactly when tokenfob would renew.
+pub fn renew_at(obtained_at: OffsetDateTime, expires_at: OffsetDateTime, need: Need) -> Option<OffsetDateTime> {
+    let margin = time::Duration::try_from(effective_margin(need, obtained_at, expires_at)).ok()?;
+    expires_at.checked_sub(margin)
 }
 
 /// How long the token has left at `now` (zero when expired); `None` when it never expires.

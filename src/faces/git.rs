@@ -169,9 +169,9 @@ pub fn run(
             plain_http_allowed(profile, url.as_ref().expect("a profile was chosen by a URL"))?;
             let served = broker.get(profile, None, crate::clock::now())?;
             let answer = if request.capabilities.iter().any(|c| c == "authtype") {
-                format!("capability[]=authtype\nauthtype=Bearer\ncredential={}\n", served.token.expose())
+                format!("capability[]=authtype\nauthtype=Bearer\ncredential={}\n", served.token().expose())
             } else {
-                format!("username={}\npassword={}\n", profile.git_username, served.token.expose())
+                format!("username={}\npassword={}\n", profile.git_username, served.token().expose())
             };
             out.write_all(answer.as_bytes()).map_err(|e| Error::Other(format!("writing to stdout: {e}")))
         }

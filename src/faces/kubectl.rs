@@ -64,8 +64,7 @@ pub fn run(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> 
     broker.may_prompt &= info.interactive;
     let now = crate::clock::now();
     let served = broker.get(profile, None, now)?;
-    writeln!(out, "{}", credential(&info, &served, profile.refresh_margin, now))
-        .map_err(|e| Error::Other(format!("writing to stdout: {e}")))
+    writeln!(out, "{}", credential(&info, &served, now)).map_err(|e| Error::Other(format!("writing to stdout: {e}")))
 }
 
 /// An ExecCredential answer, in the field order client-go documents.
@@ -85,20 +84,18 @@ struct Status<'a> {
     token: &'a str,
 }
 
-/// The ExecCredential for `served`, its expiry reported `margin` early.
-pub fn credential(info: &ExecInfo, served: &Served, margin: std::time::Duration, now: time::OffsetDateTime) -> String {
+/// The ExecCredential for `served`, its expiry reported as the moment tokenfob would renew it (the one freshness
+/// rule, `token::renew_at`), so that kubectl asks again exactly then.
+pub fn credential(info: &ExecInfo, served: &Served, now: time::OffsetDateTime) -> String {
     // Never report a time already past: client-go would then run the plugin before every request.
-    // Checked: `at` comes from a server or the cache file, and may sit at the very start of the calendar.
-    let early = |at: time::OffsetDateTime| time::Duration::try_from(margin).ok().and_then(|m| at.checked_sub(m));
-    let report = |at: time::OffsetDateTime| {
-        early(at).unwrap_or(at).max(now.checked_add(time::Duration::seconds(10)).unwrap_or(now)).min(at)
-    };
+    let soonest = now.checked_add(time::Duration::seconds(10)).unwrap_or(now);
+    let report = |at: time::OffsetDateTime| served.renew_at().unwrap_or(at).max(soonest).min(at);
     let answer = ExecCredential {
         api_version: &info.api_version,
         kind: "ExecCredential",
         status: Status {
-            expiration_timestamp: served.expires_at.map(|at| crate::clock::rfc3339(report(at))),
-            token: served.token.expose(),
+            expiration_timestamp: served.expires_at().map(|at| crate::clock::rfc3339(report(at))),
+            token: served.token().expose(),
         },
     };
     serde_json::to_string(&answer).expect("an ExecCredential always serializes")
@@ -124,15 +121,16 @@ mod tests {
     fn answers_with_an_exec_credential() {
         let now = time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
         let info = ExecInfo { api_version: VERSIONS[1].into(), interactive: false };
-        let served =
-            |expires_at| Served { profile: "p".into(), token: crate::secret::Secret::new("t0k".into()), expires_at };
-        let margin = std::time::Duration::from_secs(60);
+        let served = |expires_at: Option<time::OffsetDateTime>| {
+            let renew_at = expires_at.map(|at| at - std::time::Duration::from_secs(60));
+            Served::new("p", crate::secret::Secret::new("t0k".into()), expires_at).unwrap().renewing_at(renew_at)
+        };
         assert_eq!(
-            credential(&info, &served(Some(now + std::time::Duration::from_secs(3600))), margin, now),
+            credential(&info, &served(Some(now + std::time::Duration::from_secs(3600))), now),
             r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"expirationTimestamp":"1970-01-12T14:45:40Z","token":"t0k"}}"#
         );
         assert_eq!(
-            credential(&info, &served(None), margin, now),
+            credential(&info, &served(None), now),
             r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t0k"}}"#
         );
     }

@@ -20,7 +20,7 @@ pub fn header_line(token: &str) -> String {
 
 /// The token in `format`, with a trailing newline.
 pub fn render(format: Format, served: &Served) -> String {
-    let token = served.token.expose();
+    let token = served.token().expose();
     match format {
         Format::Token => format!("{token}\n"),
         Format::Header => format!("{}\n", header_line(token)),
@@ -32,12 +32,12 @@ pub fn render(format: Format, served: &Served) -> String {
 
 /// `{"profile","token","token_type","expires_at","header"}`.
 pub fn token_json(served: &Served) -> serde_json::Map<String, Value> {
-    let token = served.token.expose();
+    let token = served.token().expose();
     let object = json!({
-        "profile": served.profile,
+        "profile": served.profile(),
         "token": token,
         "token_type": "Bearer",
-        "expires_at": served.expires_at.map(crate::clock::rfc3339),
+        "expires_at": served.expires_at().map(crate::clock::rfc3339),
         "header": header_line(token),
     });
     match object {
@@ -52,11 +52,7 @@ mod tests {
     use crate::secret::Secret;
 
     fn served() -> Served {
-        Served {
-            profile: "od".into(),
-            token: Secret::new("a\"b\\c".into()),
-            expires_at: crate::clock::parse_rfc3339("2026-01-01T00:00:00Z"),
-        }
+        Served::new("od", Secret::new("a\"b\\c".into()), crate::clock::parse_rfc3339("2026-01-01T00:00:00Z")).unwrap()
     }
 
     #[test]

@@ -36,8 +36,9 @@ pub fn login(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()
     let config = app.config()?;
     let profile = config.choose(profile, None, &app.env)?;
     let served = app.broker(&config)?.login(profile, crate::clock::now())?;
-    let until = served.expires_at.map_or("does not expire".into(), |t| format!("expires {}", crate::clock::rfc3339(t)));
-    write(out, &format!("logged in to profile {} (the token {until})\n", served.profile))
+    let until =
+        served.expires_at().map_or("does not expire".into(), |t| format!("expires {}", crate::clock::rfc3339(t)));
+    write(out, &format!("logged in to profile {} (the token {until})\n", served.profile()))
 }
 
 /// `tokenfob erase`.
@@ -100,7 +101,7 @@ pub fn exec(app: &App, profile: &str, var: &str, command: &[String]) -> Result<(
     let config = app.config()?;
     let profile = config.choose(Some(profile), None, &app.env)?;
     let served = app.broker(&config)?.get(profile, None, crate::clock::now())?;
-    let err = std::process::Command::new(&command[0]).args(&command[1..]).env(var, served.token.expose()).exec();
+    let err = std::process::Command::new(&command[0]).args(&command[1..]).env(var, served.token().expose()).exec();
     Err(Error::Other(format!("running {}: {err}", command[0])))
 }
 

@@ -294,3 +294,40 @@ fn a_gooddata_token_made_with_other_settings_is_not_forgotten_in_silence() {
     run.ok();
     assert!(run.stderr.contains("without being revoked"), "{run:#?}");
 }
+
+/// Item 18 on the kubectl face (found by review): kubectl is told the moment tokenfob would renew, by the same rule
+/// as `get` (half the lifetime of a 30 s token under a 60 s margin), not the expiry less the raw margin.
+#[test]
+fn kubectl_is_told_when_the_one_freshness_rule_renews() {
+    let s = Sandbox::new();
+    s.emu.state().session_lifetime = 30;
+    let info =
+        r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#;
+    let out = s.command(&["kubectl", "acme"]).env("KUBERNETES_EXEC_INFO", info).output().unwrap();
+    let answer: serde_json::Value = serde_json::from_str(s.check(out).ok()).unwrap();
+    let at = |v: &serde_json::Value| tokenfob::clock::parse_rfc3339(v.as_str().unwrap()).unwrap();
+    let reported = at(&answer["status"]["expirationTimestamp"]);
+    let entry = s.entry("acme");
+    let (obtained, expires) = (at(&entry["obtained_at"]), at(&entry["expires_at"]));
+    let expected: time::OffsetDateTime = obtained + (expires - obtained) / 2;
+    let off: time::Duration = reported - expected;
+    assert!(off.abs() <= time::Duration::seconds(1), "{reported} vs {expected}");
+    // The cache-hit shortcut answers by the same rule.
+    let out = s.command(&["kubectl", "acme"]).env("KUBERNETES_EXEC_INFO", info).output().unwrap();
+    let again: serde_json::Value = serde_json::from_str(s.check(out).ok()).unwrap();
+    assert_eq!(again["status"], answer["status"]);
+}
+
+/// Found by review: `logout` after the settings changed must not send the old token and its ids to the server the
+/// settings name now (here a port where nothing listens); it warns and forgets, as `erase` does.
+#[test]
+fn logout_never_sends_a_token_made_with_other_settings_to_the_new_server() {
+    let s = Sandbox::new();
+    s.get(&["gd"]);
+    let elsewhere = format!("http://127.0.0.1:{}", crate::support::closed_port());
+    s.write_config(&s.seed_config().replace(&s.emu.url(), &elsewhere));
+    let run = s.run(&["logout", "gd"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stderr.contains("made with other settings, so it is not revoked"), "{run:#?}");
+    assert!(!s.entry_path("gd").exists(), "forgotten");
+}
