@@ -608,8 +608,8 @@ pub fn parse_command_output(out: &[u8], lifetime: Option<Duration>, now: OffsetD
         // A present expires_at that cannot be read is an error, never a token without expiry (issue #10).
         let bad = "printed an expires_at that is not an RFC 3339 time or epoch seconds from 1970 to 9999";
         let at = match json.get("expires_at") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(value) => Some(command_expiry(value).ok_or(bad)?),
+            None => None,
+            Some(value) => Some(reply::time_value(value).ok_or(bad)?),
         };
         (token.to_owned(), at)
     } else {
@@ -628,16 +628,6 @@ pub fn parse_command_output(out: &[u8], lifetime: Option<Duration>, now: OffsetD
     Ok(Issued { token: Secret::new(token), expires_at, refresh_token: None, refresh_expires_at: None })
 }
 
-/// A command's `expires_at`: RFC 3339 or epoch seconds, from 1970 to 9999.
-fn command_expiry(value: &serde_json::Value) -> Option<OffsetDateTime> {
-    let at = match value {
-        serde_json::Value::String(s) => crate::clock::parse_rfc3339(s),
-        serde_json::Value::Number(n) => n.as_i64().and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok()),
-        _ => None,
-    };
-    at.filter(|t| (1970..=9999).contains(&t.year()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,7 +642,7 @@ mod tests {
         assert_eq!(got.expires_at.unwrap().unix_timestamp(), 2000);
         assert!(parse_command_output(b"two words", None, now).is_err());
         assert!(parse_command_output(b"{\"tok", None, now).is_err());
-        for bad in [r#""soon""#, "253402300800000", "-100", "true", r#""10000-01-01T00:00:00Z""#] {
+        for bad in [r#""soon""#, "253402300800000", "-100", "true", "null", r#""10000-01-01T00:00:00Z""#] {
             let out = format!(r#"{{"token":"t","expires_at":{bad}}}"#);
             assert!(parse_command_output(out.as_bytes(), None, now).is_err(), "{bad}");
         }

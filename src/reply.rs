@@ -286,16 +286,22 @@ fn seconds_at(
     after(sent_at, std::time::Duration::from_secs(secs as u64)).map(Some).map_err(|e| wrong(&e))
 }
 
+/// A point in time as servers and commands write it: an RFC 3339 string or epoch seconds, from 1970 to 9999;
+/// `None` for anything else (`null` included: a field that is there must say when).
+pub(crate) fn time_value(value: &serde_json::Value) -> Option<OffsetDateTime> {
+    let at = match value {
+        serde_json::Value::String(s) => clock::parse_rfc3339(s),
+        serde_json::Value::Number(n) => n.as_i64().and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok()),
+        _ => None,
+    };
+    at.filter(plausible)
+}
+
 /// The time at `pointer` (an RFC 3339 string or epoch seconds); `Ok(None)` when absent.
 fn time_at(json: &serde_json::Value, pointer: Option<&str>) -> Result<Option<OffsetDateTime>, String> {
     let Some(pointer) = pointer else { return Ok(None) };
-    let at = match json.pointer(pointer) {
-        None => return Ok(None),
-        Some(serde_json::Value::String(s)) => clock::parse_rfc3339(s),
-        Some(serde_json::Value::Number(n)) => n.as_i64().and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok()),
-        Some(_) => None,
-    };
-    at.filter(plausible).map(Some).ok_or_else(|| {
+    let Some(value) = json.pointer(pointer) else { return Ok(None) };
+    time_value(value).map(Some).ok_or_else(|| {
         format!("an expiry at {pointer} that cannot be right (not an RFC 3339 time or epoch seconds from 1970 to 9999)")
     })
 }
