@@ -5,24 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::provider::WithTerminal;
 use crate::support::Sandbox;
-use crate::support::server::{Request, Response, Server};
-
-/// A stub authorization server; `answer` decides, and every request is logged as "METHOD path body".
-fn stub(answer: impl Fn(&Request, usize) -> Response + Send + Sync + 'static) -> (Server, Arc<Mutex<Vec<String>>>) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&log);
-    let server = Server::start(
-        None,
-        Arc::new(move |req: Request| {
-            let mut log = seen.lock().unwrap();
-            log.push(format!("{} {} {}", req.method, req.path, String::from_utf8_lossy(&req.body)));
-            let n = log.len();
-            drop(log);
-            answer(&req, n)
-        }),
-    );
-    (server, log)
-}
+use crate::support::server::{Response, stub};
 
 #[test]
 fn rfc8414_discovery_and_extra_token_parameters() {
@@ -151,8 +134,7 @@ fn a_forged_state_is_refused() {
 fn password_grant_logs_in_refreshes_and_reports_a_wrong_password() {
     // RFC 6749 4.3, which oidc-provider does not implement: a stub token endpoint that knows one user.
     let (server, log) = stub(|req, n| {
-        let form: std::collections::HashMap<String, String> =
-            form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let form = req.form();
         let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
         match (req.path.as_str(), field("grant_type")) {
             ("/token", "password") if field("username") == "ada" && field("password") == "pw-grant-3e9" => {

@@ -1,10 +1,11 @@
 //! A read-only or full cache directory degrades to "no cache" with a warning, and the token is still printed.
 //!
 //! Each run gets a private mount namespace (`unshare -m`) with a small tmpfs as its cache directory, so nothing
-//! outlives the run. Needs root (or user namespaces); skipped with a reason otherwise.
+//! outlives the run. Needs root (or user namespaces); skipped with a reason otherwise, and a failure when
+//! `TOKENFOB_REQUIRE_TOOLS=1` (as a missing `unshare` is).
 
 use crate::support::Sandbox;
-use crate::support::server::tool;
+use crate::support::server::{tool, tools_required};
 
 fn in_namespace(s: &Sandbox, setup: &str, profile: &str) -> Option<crate::support::Run> {
     let unshare = tool("unshare")?;
@@ -16,7 +17,9 @@ fn in_namespace(s: &Sandbox, setup: &str, profile: &str) -> Option<crate::suppor
     cmd.args(["-m", "sh", "-c", &script, env!("CARGO_BIN_EXE_tokenfob")]);
     let run = s.check(cmd.output().unwrap());
     if run.code == 99 || run.stderr.contains("unshare failed") {
-        eprintln!("skipping: cannot mount a tmpfs in a private namespace here: {}", run.stderr.trim());
+        let why = run.stderr.trim();
+        assert!(!tools_required(), "cannot mount a tmpfs in a private namespace and TOKENFOB_REQUIRE_TOOLS=1: {why}");
+        eprintln!("skipping: cannot mount a tmpfs in a private namespace here: {why}");
         return None;
     }
     Some(run)
