@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{CURL_WRAPPER, Protocol, Sandbox};
 use crate::support::server::{Response, Server, tool};
+use crate::support::{CURL_WRAPPER, Protocol, Sandbox};
 
 /// What a hostile git server saw: every Authorization header sent to it.
 type Seen = Arc<Mutex<Vec<String>>>;

@@ -54,3 +54,15 @@ fn a_read_only_cache_directory_mints_no_token_that_never_expires() {
     assert_eq!(s.emu.count("gd.mint"), 0, "nothing minted: {run:#?}");
     assert!(s.emu.state().gd_tokens.is_empty());
 }
+
+/// Issue #10 item 9, the path the other tests do not reach: a full cache passes every check before the login, so the
+/// token is minted, and only its write fails; it must then be revoked at once, not left live on the server.
+#[test]
+fn a_full_cache_directory_revokes_the_token_that_never_expires_it_could_not_keep() {
+    let s = Sandbox::new();
+    let fill = "dd if=/dev/zero of=\"$TOKENFOB_CACHE_DIR/fill\" bs=4096 2>/dev/null; true";
+    let Some(run) = in_namespace(&s, fill, "gd") else { return };
+    run.fails(1, "so it was revoked");
+    assert_eq!(s.emu.count("gd.mint"), 1, "this case mints before the write fails: {run:#?}");
+    assert!(s.emu.state().gd_tokens.is_empty(), "the minted token is still live on the server: {run:#?}");
+}
