@@ -142,7 +142,7 @@ fn proxy_variables_are_honoured_except_for_loopback() {
             r
         }),
     );
-    s.set_env("HTTP_PROXY", &format!("http://127.0.0.1:{}", proxy.port));
+    s.set_env("HTTP_PROXY", &proxy.url());
     // Issue #10: a loopback target never goes through a proxy (the proxy would see the password in clear).
     s.get(&["od"]);
     assert_eq!((s.emu.count("od.login"), proxy.count()), (1, 0));

@@ -41,7 +41,7 @@ fn answering_proxy() -> (Server, Log) {
 #[test]
 fn a_loopback_login_never_goes_through_a_proxy() {
     let (proxy, seen) = answering_proxy();
-    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let proxy_url = proxy.url();
     for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
         let s = Sandbox::new();
         s.set_env(var, &proxy_url);
@@ -62,7 +62,7 @@ fn plain_remote_profile() -> String {
 #[test]
 fn a_secret_never_crosses_a_plain_http_proxy_in_clear() {
     let (proxy, seen) = answering_proxy();
-    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let proxy_url = proxy.url();
     for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
         let s = Sandbox::new();
         s.write_config(&plain_remote_profile());
@@ -269,7 +269,7 @@ fn a_redirect_without_the_right_state_is_refused_and_the_login_goes_on() {
         _ => Response::json(400, r#"{"error":"invalid_grant"}"#),
     });
     let s = Sandbox::new();
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.url();
     s.write_config(&format!(
         "[profiles.b]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\nauthorization_url = \"{base}/auth\"\n\
          grant = \"authorization_code\"\nclient_id = \"b\"\ninteractive_timeout = \"30s\"\n"
@@ -426,7 +426,7 @@ fn a_device_answer_with_a_huge_interval_or_escape_codes_is_survived() {
         _ => Response::json(400, r#"{"error":"authorization_pending"}"#),
     });
     let s = Sandbox::new();
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.url();
     s.write_config(&format!(
         "[profiles.d]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\ndevice_authorization_url = \"{base}/device\"\n\
          grant = \"device_code\"\nclient_id = \"d\"\ninteractive_timeout = \"3s\"\n"

@@ -34,7 +34,7 @@ impl Canned {
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.server.port)
+        self.server.url()
     }
 
     fn set(&self, headers: &[(&str, &str)], body: &str) {

@@ -68,7 +68,7 @@ fn device_flow_slows_down_and_stops_on_access_denied() {
         _ => Response::json(404, "{}"),
     });
     let s = Sandbox::new();
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.url();
     s.write_config(&format!(
         "[profiles.d]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\ndevice_authorization_url = \"{base}/device\"\n\
          grant = \"device_code\"\nclient_id = \"d\"\ninteractive_timeout = \"10s\"\n"
@@ -91,7 +91,7 @@ fn device_flow_slows_down_and_stops_on_access_denied() {
         _ if n <= 2 => Response::json(400, r#"{"error":"authorization_pending"}"#),
         _ => Response::json(400, r#"{"error":"access_denied","error_description":"the user said no"}"#),
     });
-    let base = format!("http://127.0.0.1:{}", denier.port);
+    let base = denier.url();
     s.write_config(&format!(
         "[profiles.d]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\ndevice_authorization_url = \"{base}/device\"\n\
          grant = \"device_code\"\nclient_id = \"d\"\n"
@@ -107,7 +107,7 @@ fn device_flow_slows_down_and_stops_on_access_denied() {
 fn a_forged_state_is_refused() {
     let (server, _) = stub(|_, _| Response::json(200, r#"{"access_token":"never"}"#));
     let s = Sandbox::new();
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.url();
     s.write_config(&format!(
         "[profiles.b]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\nauthorization_url = \"{base}/auth\"\n\
          grant = \"authorization_code\"\nclient_id = \"b\"\ninteractive_timeout = \"3s\"\n"
