@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use crate::support::Sandbox;
+use crate::support::{Protocol, Sandbox};
 
 #[test]
 fn get_prints_every_output_format() {
@@ -167,19 +167,9 @@ fn the_shell_face_never_reads_stdin() {
 
 #[test]
 fn a_long_lived_protocol_process_notices_a_renewal_by_another_process() {
-    use std::io::BufRead;
     let s = Sandbox::new();
-    let mut child =
-        s.command(&["protocol"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut ask = || {
-        writeln!(stdin, r#"{{"v":1,"op":"get","profile":"od"}}"#).unwrap();
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let answer: Value = serde_json::from_str(&line).unwrap();
-        answer["token"].as_str().unwrap().to_owned()
-    };
+    let mut protocol = Protocol::spawn(&s);
+    let mut ask = || protocol.get("od")["token"].as_str().unwrap().to_owned();
     let first = ask();
     assert_eq!(ask(), first, "a cache hit");
     s.secret(&first);
@@ -191,7 +181,6 @@ fn a_long_lived_protocol_process_notices_a_renewal_by_another_process() {
     let again = ask();
     assert_ne!(again, renewed, "an erased entry is not served from memory");
     s.secret(&again);
-    drop(stdin);
-    s.check(child.wait_with_output().unwrap());
+    protocol.finish();
     assert_eq!(s.emu.count("od.login"), 3);
 }

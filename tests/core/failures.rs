@@ -2,7 +2,7 @@
 
 use tokenfob::emulator::Fault;
 
-use crate::support::server::{Response, Server, Tls};
+use crate::support::server::{Response, Server, Tls, tunnel_proxy};
 use crate::support::{Sandbox, closed_port};
 
 fn html_500() -> Fault {
@@ -142,7 +142,7 @@ fn proxy_variables_are_honoured_except_for_loopback() {
             r
         }),
     );
-    s.set_env("HTTP_PROXY", &format!("http://127.0.0.1:{}", proxy.port));
+    s.set_env("HTTP_PROXY", &proxy.url());
     // Issue #10: a loopback target never goes through a proxy (the proxy would see the password in clear).
     s.get(&["od"]);
     assert_eq!((s.emu.count("od.login"), proxy.count()), (1, 0));
@@ -162,34 +162,10 @@ fn proxy_variables_are_honoured_except_for_loopback() {
 
 #[test]
 fn https_goes_through_the_proxy_as_a_connect_tunnel() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::{TcpListener, TcpStream};
-
     let s = Sandbox::new();
     let (server, ca) = https_token_server(&s, "tunnel-token-6d2");
-    // A forward proxy that only tunnels: it reads the CONNECT line, dials the target, and copies bytes both ways, so
-    // it sees the target's name and nothing of the login (TLS runs end to end through it).
-    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy_port = proxy.local_addr().unwrap().port();
-    let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = std::sync::Arc::clone(&targets);
-    std::thread::spawn(move || {
-        for client in proxy.incoming().flatten() {
-            let mut reader = BufReader::new(client.try_clone().unwrap());
-            let mut head = String::new();
-            while reader.read_line(&mut head).unwrap_or(0) > 2 {} // up to the blank line
-            let target =
-                head.split_whitespace().nth(1).unwrap_or_default().replace("proxied.tokenfob.test", "127.0.0.1");
-            seen.lock().unwrap().push(head.lines().next().unwrap_or_default().to_owned());
-            let Ok(upstream) = TcpStream::connect(&target) else { continue };
-            let mut client = client;
-            client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").unwrap();
-            let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
-            let mut down = client.try_clone().unwrap();
-            std::thread::spawn(move || std::io::copy(&mut reader, &mut up_write));
-            std::thread::spawn(move || std::io::copy(&mut up_read, &mut down));
-        }
-    });
+    // A forward proxy that only tunnels: it sees the target's name and nothing of the login.
+    let (proxy_port, targets) = tunnel_proxy();
     // A name that is not loopback (loopback targets never use a proxy); the proxy knows it as 127.0.0.1.
     let profile = https_profile(server.port, &format!("ca_file = \"{}\"", ca.display()));
     s.write_config(&profile.replace("https://127.0.0.1", "https://proxied.tokenfob.test"));

@@ -1,15 +1,15 @@
 //! The faces: git's credential protocol, token validation before any face prints, the JSON protocol after a config
 //! edit, the curl wrapper, and child processes (commands and `{command}` secrets).
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::Sandbox;
 use crate::support::server::{Response, Server, tool};
+use crate::support::{CURL_WRAPPER, Protocol, Sandbox};
 
 /// What a hostile git server saw: every Authorization header sent to it.
 type Seen = Arc<Mutex<Vec<String>>>;
@@ -208,16 +208,8 @@ fn a_tampered_cache_entry_is_a_miss() {
 #[test]
 fn the_protocol_loop_reloads_an_edited_configuration() {
     let s = Sandbox::new();
-    let mut child =
-        s.command(&["protocol"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut ask = |profile: &str| -> Value {
-        writeln!(stdin, r#"{{"v":1,"op":"get","profile":"{profile}"}}"#).unwrap();
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap()
-    };
+    let mut protocol = Protocol::spawn(&s);
+    let mut ask = |profile: &str| protocol.get(profile);
     let first = ask("od");
     assert_eq!(first["ok"], Value::Bool(true), "{first}");
     s.secret(first["token"].as_str().unwrap());
@@ -236,8 +228,7 @@ fn the_protocol_loop_reloads_an_edited_configuration() {
     assert_eq!(broken["error"]["code"], Value::from("config"), "{broken}");
     s.write_config(&s.seed_config());
     assert_eq!(ask("od")["token"], first["token"], "the original settings' entry is served again");
-    drop(stdin);
-    s.check(child.wait_with_output().unwrap());
+    protocol.finish();
 }
 
 /// A server that answers `/r` with 401 to the first request and 200 with `good body` after, whatever the token.
@@ -253,12 +244,6 @@ fn once_401_server() -> Server {
     )
 }
 
-fn bash(s: &Sandbox, script: &str) -> crate::support::Run {
-    let mut cmd = s.tool_command("bash");
-    cmd.args(["-c", script]).current_dir(s.dir.path());
-    s.check(cmd.output().unwrap())
-}
-
 /// Issue #10, item 21: the curl wrapper retries after a 401 with the curl flags people use.
 #[test]
 fn the_curl_wrapper_retries_with_common_curl_flags() {
@@ -266,7 +251,6 @@ fn the_curl_wrapper_retries_with_common_curl_flags() {
         return;
     }
     let s = Sandbox::new();
-    let wrapper = concat!(env!("CARGO_MANIFEST_DIR"), "/integrations/curl/tokenfob-curl");
     s.get(&["od"]);
     let cases: [(&str, &str); 8] = [
         ("-f", "good body"),
@@ -281,7 +265,7 @@ fn the_curl_wrapper_retries_with_common_curl_flags() {
     for (flags, expected) in cases {
         let server = once_401_server();
         let _ = std::fs::remove_file(s.dir.path().join("out.txt"));
-        let run = bash(&s, &format!("{wrapper} od {flags} http://127.0.0.1:{}/r", server.port));
+        let run = s.bash(&format!("{CURL_WRAPPER} od {flags} http://127.0.0.1:{}/r", server.port));
         assert_eq!(run.ok(), expected, "flags {flags}: {run:#?}");
         assert_eq!(server.count(), 2, "flags {flags}: one 401, one retry");
         if flags.contains("-o") {
@@ -291,15 +275,15 @@ fn the_curl_wrapper_retries_with_common_curl_flags() {
     }
     // -i and -D show the final answer's headers only.
     let server = once_401_server();
-    let run = bash(&s, &format!("{wrapper} od -i http://127.0.0.1:{}/r", server.port));
+    let run = s.bash(&format!("{CURL_WRAPPER} od -i http://127.0.0.1:{}/r", server.port));
     assert!(run.ok().starts_with("HTTP/1.1 200") && !run.stdout.contains("401"), "{run:#?}");
     let server = once_401_server();
-    let run = bash(&s, &format!("{wrapper} od -D hdrs.txt http://127.0.0.1:{}/r", server.port));
+    let run = s.bash(&format!("{CURL_WRAPPER} od -D hdrs.txt http://127.0.0.1:{}/r", server.port));
     assert_eq!(run.ok(), "good body");
     let headers = std::fs::read_to_string(s.dir.path().join("hdrs.txt")).unwrap();
     assert!(headers.starts_with("HTTP/1.1 200") && !headers.contains("401"), "{headers}");
     // What it cannot take, it says.
-    let refused = bash(&s, &format!("{wrapper} od -O http://127.0.0.1:{}/r", server.port));
+    let refused = s.bash(&format!("{CURL_WRAPPER} od -O http://127.0.0.1:{}/r", server.port));
     assert_eq!(refused.code, 2, "{refused:#?}");
     assert!(refused.stderr.contains("-O is not supported"), "{refused:#?}");
 }

@@ -196,7 +196,10 @@ fn a_first_use_never_waits_for_another_profiles_renewal() {
     // A slow login holds od's lock; b's and a's lock files are removed so that each is a first use again.
     s.emu.state().delay = Duration::from_millis(3000);
     let slow = s.command(&["get", "od"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let waiting = Instant::now();
     while s.emu.state().arrivals == 0 {
+        // A login that never arrives must fail the test, not hang it.
+        assert!(waiting.elapsed() < Duration::from_secs(10), "the slow login never arrived");
         std::thread::sleep(Duration::from_millis(5));
     }
     for name in ["a", "b"] {

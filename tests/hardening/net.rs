@@ -1,36 +1,14 @@
 //! The network: proxies, bodies that trickle, redaction of echoed secrets, the OAuth redirect and refresh, random bytes.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::oauth::provider::WithTerminal;
-use crate::support::server::{Request, Response, Server, Tls};
+use crate::support::server::{Log, Response, Server, Tls, stub, tunnel_proxy};
 use crate::support::{Run, Sandbox};
-
-/// A stub server; `answer` decides, and every request is logged as "METHOD path body".
-fn stub(answer: impl Fn(&Request, usize) -> Response + Send + Sync + 'static) -> (Server, Arc<Mutex<Vec<String>>>) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&log);
-    let server = Server::start(
-        None,
-        Arc::new(move |req: Request| {
-            let mut log = seen.lock().unwrap();
-            log.push(format!("{} {} {}", req.method, req.path, String::from_utf8_lossy(&req.body)));
-            let n = log.len();
-            drop(log);
-            answer(&req, n)
-        }),
-    );
-    (server, log)
-}
-
-/// The form fields of a request body.
-fn form(req: &Request) -> std::collections::HashMap<String, String> {
-    form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
-}
 
 /// Runs `cmd` and kills it after `limit`, so that a hang fails the test instead of hanging it.
 fn run_bounded(s: &Sandbox, mut cmd: Command, limit: Duration) -> (Run, Duration) {
@@ -50,7 +28,7 @@ fn run_bounded(s: &Sandbox, mut cmd: Command, limit: Duration) -> (Run, Duration
 }
 
 /// A forward proxy that answers every request itself with a token, and records each request line.
-fn answering_proxy() -> (Server, Arc<Mutex<Vec<String>>>) {
+fn answering_proxy() -> (Server, Log) {
     stub(|_, _| {
         let mut r = Response::json(200, r#"{"access_token":"via-proxy-77a","token":"via-proxy-77a"}"#);
         r.headers.push(("Authorization".into(), "Bearer via-proxy-77a".into()));
@@ -63,7 +41,7 @@ fn answering_proxy() -> (Server, Arc<Mutex<Vec<String>>>) {
 #[test]
 fn a_loopback_login_never_goes_through_a_proxy() {
     let (proxy, seen) = answering_proxy();
-    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let proxy_url = proxy.url();
     for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
         let s = Sandbox::new();
         s.set_env(var, &proxy_url);
@@ -84,7 +62,7 @@ fn plain_remote_profile() -> String {
 #[test]
 fn a_secret_never_crosses_a_plain_http_proxy_in_clear() {
     let (proxy, seen) = answering_proxy();
-    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let proxy_url = proxy.url();
     for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
         let s = Sandbox::new();
         s.write_config(&plain_remote_profile());
@@ -110,27 +88,7 @@ fn https_through_a_proxy_is_a_connect_tunnel_and_loopback_https_goes_direct() {
     let ca = s.dir.path().join("ca.pem");
     std::fs::write(&ca, &tls.ca_pem).unwrap();
     // A tunnelling proxy that knows proxied.tokenfob.test as 127.0.0.1.
-    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy_port = proxy.local_addr().unwrap().port();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&lines);
-    std::thread::spawn(move || {
-        for client in proxy.incoming().flatten() {
-            let mut reader = BufReader::new(client.try_clone().unwrap());
-            let mut head = String::new();
-            while reader.read_line(&mut head).unwrap_or(0) > 2 {}
-            seen.lock().unwrap().push(head.lines().next().unwrap_or_default().to_owned());
-            let target =
-                head.split_whitespace().nth(1).unwrap_or_default().replace("proxied.tokenfob.test", "127.0.0.1");
-            let Ok(upstream) = TcpStream::connect(&target) else { continue };
-            let mut client = client;
-            client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").unwrap();
-            let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
-            let mut down = client.try_clone().unwrap();
-            std::thread::spawn(move || std::io::copy(&mut reader, &mut up_write));
-            std::thread::spawn(move || std::io::copy(&mut up_read, &mut down));
-        }
-    });
+    let (proxy_port, lines) = tunnel_proxy();
     let profile = |host: &str| {
         format!(
             "[profiles.m]\nkind = \"oauth2\"\ntoken_url = \"https://{host}:{}/token\"\nca_file = \"{}\"\n\
@@ -282,7 +240,7 @@ fn a_secret_echoed_by_the_server_is_redacted_in_every_form() {
 #[test]
 fn a_short_secret_echoed_by_the_server_hides_the_message() {
     let (server, _) = stub(|req, _| {
-        let pw = form(req).get("password").cloned().unwrap_or_default();
+        let pw = req.form().get("password").cloned().unwrap_or_default();
         Response::json(
             400,
             &serde_json::json!({"error": "invalid_request", "error_description": format!("bad password {pw}!")})
@@ -306,12 +264,12 @@ fn a_short_secret_echoed_by_the_server_hides_the_message() {
 
 #[test]
 fn a_redirect_without_the_right_state_is_refused_and_the_login_goes_on() {
-    let (server, log) = stub(|req, _| match form(req).get("code").map(String::as_str) {
+    let (server, log) = stub(|req, _| match req.form().get("code").map(String::as_str) {
         Some("good-code-1") => Response::json(200, r#"{"access_token":"browser-token-8e1","expires_in":600}"#),
         _ => Response::json(400, r#"{"error":"invalid_grant"}"#),
     });
     let s = Sandbox::new();
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.url();
     s.write_config(&format!(
         "[profiles.b]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\nauthorization_url = \"{base}/auth\"\n\
          grant = \"authorization_code\"\nclient_id = \"b\"\ninteractive_timeout = \"30s\"\n"
@@ -378,8 +336,8 @@ open(sys.argv[2], "w").write(" ".join(out))
 // ---- Item 20: a refused refresh ----
 
 /// A token endpoint for client_credentials with refresh tokens; `refresh` answers refresh requests.
-fn refreshing_stub(refresh: impl Fn(usize) -> Response + Send + Sync + 'static) -> (Server, Arc<Mutex<Vec<String>>>) {
-    stub(move |req, n| match form(req).get("grant_type").map(String::as_str) {
+fn refreshing_stub(refresh: impl Fn(usize) -> Response + Send + Sync + 'static) -> (Server, Log) {
+    stub(move |req, n| match req.form().get("grant_type").map(String::as_str) {
         Some("client_credentials") => Response::json(
             200,
             &format!(r#"{{"access_token":"cc-{n}","id_token":"idt-{n}","expires_in":600,"refresh_token":"rt-{n}"}}"#),
@@ -468,7 +426,7 @@ fn a_device_answer_with_a_huge_interval_or_escape_codes_is_survived() {
         _ => Response::json(400, r#"{"error":"authorization_pending"}"#),
     });
     let s = Sandbox::new();
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.url();
     s.write_config(&format!(
         "[profiles.d]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\ndevice_authorization_url = \"{base}/device\"\n\
          grant = \"device_code\"\nclient_id = \"d\"\ninteractive_timeout = \"3s\"\n"

@@ -5,24 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::provider::WithTerminal;
 use crate::support::Sandbox;
-use crate::support::server::{Request, Response, Server};
-
-/// A stub authorization server; `answer` decides, and every request is logged as "METHOD path body".
-fn stub(answer: impl Fn(&Request, usize) -> Response + Send + Sync + 'static) -> (Server, Arc<Mutex<Vec<String>>>) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&log);
-    let server = Server::start(
-        None,
-        Arc::new(move |req: Request| {
-            let mut log = seen.lock().unwrap();
-            log.push(format!("{} {} {}", req.method, req.path, String::from_utf8_lossy(&req.body)));
-            let n = log.len();
-            drop(log);
-            answer(&req, n)
-        }),
-    );
-    (server, log)
-}
+use crate::support::server::{Response, stub};
 
 #[test]
 fn rfc8414_discovery_and_extra_token_parameters() {
@@ -85,7 +68,7 @@ fn device_flow_slows_down_and_stops_on_access_denied() {
         _ => Response::json(404, "{}"),
     });
     let s = Sandbox::new();
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.url();
     s.write_config(&format!(
         "[profiles.d]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\ndevice_authorization_url = \"{base}/device\"\n\
          grant = \"device_code\"\nclient_id = \"d\"\ninteractive_timeout = \"10s\"\n"
@@ -108,7 +91,7 @@ fn device_flow_slows_down_and_stops_on_access_denied() {
         _ if n <= 2 => Response::json(400, r#"{"error":"authorization_pending"}"#),
         _ => Response::json(400, r#"{"error":"access_denied","error_description":"the user said no"}"#),
     });
-    let base = format!("http://127.0.0.1:{}", denier.port);
+    let base = denier.url();
     s.write_config(&format!(
         "[profiles.d]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\ndevice_authorization_url = \"{base}/device\"\n\
          grant = \"device_code\"\nclient_id = \"d\"\n"
@@ -124,7 +107,7 @@ fn device_flow_slows_down_and_stops_on_access_denied() {
 fn a_forged_state_is_refused() {
     let (server, _) = stub(|_, _| Response::json(200, r#"{"access_token":"never"}"#));
     let s = Sandbox::new();
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.url();
     s.write_config(&format!(
         "[profiles.b]\nkind = \"oauth2\"\ntoken_url = \"{base}/token\"\nauthorization_url = \"{base}/auth\"\n\
          grant = \"authorization_code\"\nclient_id = \"b\"\ninteractive_timeout = \"3s\"\n"
@@ -151,8 +134,7 @@ fn a_forged_state_is_refused() {
 fn password_grant_logs_in_refreshes_and_reports_a_wrong_password() {
     // RFC 6749 4.3, which oidc-provider does not implement: a stub token endpoint that knows one user.
     let (server, log) = stub(|req, n| {
-        let form: std::collections::HashMap<String, String> =
-            form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let form = req.form();
         let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
         match (req.path.as_str(), field("grant_type")) {
             ("/token", "password") if field("username") == "ada" && field("password") == "pw-grant-3e9" => {

@@ -133,6 +133,13 @@ impl Sandbox {
         cmd
     }
 
+    /// `bash -c SCRIPT` in the sandbox's directory (so relative paths land there), with tokenfob first on PATH.
+    pub fn bash(&self, script: &str) -> Run {
+        let mut cmd = self.tool_command("bash");
+        cmd.args(["-c", script]).current_dir(self.dir.path());
+        self.check(cmd.output().unwrap())
+    }
+
     /// Runs `cmd` with `input` on stdin and checks its stderr for secrets.
     pub fn feed(&self, mut cmd: Command, input: &str) -> Run {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -220,6 +227,49 @@ impl Sandbox {
         self.edit_entry(profile, |e| e["expires_at"] = "2000-01-01T00:00:00Z".into());
     }
 }
+
+/// A long-running `tokenfob protocol` process, asked one request line at a time.
+pub struct Protocol<'a> {
+    sandbox: &'a Sandbox,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl<'a> Protocol<'a> {
+    pub fn spawn(sandbox: &'a Sandbox) -> Protocol<'a> {
+        let mut child = sandbox
+            .command(&["protocol"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        Protocol { sandbox, child, stdin, stdout }
+    }
+
+    /// Sends `{"v":1,"op":"get","profile":PROFILE}` and returns the answer line as JSON.
+    pub fn get(&mut self, profile: &str) -> serde_json::Value {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, r#"{{"v":1,"op":"get","profile":"{profile}"}}"#).unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Closes stdin, waits for the process to end and checks its stderr for secrets.
+    pub fn finish(self) -> Run {
+        let Protocol { sandbox, child, stdin, stdout } = self;
+        drop(stdin);
+        drop(stdout);
+        sandbox.check(child.wait_with_output().unwrap())
+    }
+}
+
+/// The curl wrapper script from integrations/curl.
+pub const CURL_WRAPPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/integrations/curl/tokenfob-curl");
 
 /// A 127.0.0.1 port with nothing listening.
 pub fn closed_port() -> u16 {

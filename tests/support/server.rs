@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::Arc;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A request as the handler sees it.
 pub struct Request {
@@ -21,6 +21,11 @@ impl Request {
     /// The bearer token, if one was sent.
     pub fn bearer(&self) -> Option<&str> {
         self.headers.get("authorization")?.strip_prefix("Bearer ")
+    }
+
+    /// The form fields of an `application/x-www-form-urlencoded` body.
+    pub fn form(&self) -> HashMap<String, String> {
+        form_urlencoded::parse(&self.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
     }
 }
 
@@ -109,6 +114,60 @@ impl Server {
     pub fn count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Lines a test server or proxy records, shared with the test that reads them.
+pub type Log = Arc<Mutex<Vec<String>>>;
+
+/// A plain stub server; `answer` decides, given the request and its number (from 1), and every request is logged
+/// as "METHOD path body".
+pub fn stub(answer: impl Fn(&Request, usize) -> Response + Send + Sync + 'static) -> (Server, Log) {
+    let log: Log = Arc::default();
+    let seen = Arc::clone(&log);
+    let server = Server::start(
+        None,
+        Arc::new(move |req: Request| {
+            let mut log = seen.lock().unwrap();
+            log.push(format!("{} {} {}", req.method, req.path, String::from_utf8_lossy(&req.body)));
+            let n = log.len();
+            drop(log);
+            answer(&req, n)
+        }),
+    );
+    (server, log)
+}
+
+/// A forward proxy that only tunnels: it reads the CONNECT head, dials the target (knowing the name
+/// `proxied.tokenfob.test` as 127.0.0.1), and copies bytes both ways, so it sees the target's name and nothing of
+/// the login (TLS runs end to end through it). Returns its port and the request line of every connection.
+pub fn tunnel_proxy() -> (u16, Log) {
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let lines: Log = Arc::default();
+    let seen = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for client in proxy.incoming().flatten() {
+            let mut reader = BufReader::new(client.try_clone().unwrap());
+            let mut head = String::new();
+            while reader.read_line(&mut head).unwrap_or(0) > 2 {} // up to the blank line
+            seen.lock().unwrap().push(head.lines().next().unwrap_or_default().to_owned());
+            let target =
+                head.split_whitespace().nth(1).unwrap_or_default().replace("proxied.tokenfob.test", "127.0.0.1");
+            let Ok(upstream) = TcpStream::connect(&target) else { continue };
+            let mut client = client;
+            client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").unwrap();
+            let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+            let mut down = client.try_clone().unwrap();
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut up_write));
+            std::thread::spawn(move || std::io::copy(&mut up_read, &mut down));
+        }
+    });
+    (port, lines)
 }
 
 fn serve<S: Read + Write>(stream: S, handler: &Handler, counter: &AtomicUsize) {
