@@ -444,4 +444,8 @@ fn a_device_answer_with_a_huge_interval_or_escape_codes_is_survived() {
     let screen = term.screen();
     assert!(screen.contains("AB"), "{screen}");
     assert!(!screen.contains('\u{1b}') && !screen.contains('\u{7}'), "escape codes reached the terminal: {screen:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut term.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains('\u{1b}') && !stderr.contains('\u{7}'), "escape codes reached stderr: {stderr:?}");
+    assert!(stderr.contains("nobody confirmed the code"), "the timeout is named: {stderr}");
 }
