@@ -3,8 +3,14 @@
 //!
 //! `child` records the process group of the program it runs, `tty` the terminal settings it changed; on SIGTERM,
 //! SIGINT or SIGHUP one handler kills that group, puts the terminal back, and then lets the process die of the same
-//! signal, with the status a shell expects. The handler makes only async-signal-safe calls (atomic loads, `kill`,
+//! signal, with the status a shell expects. The handler makes only async-signal-safe calls (atomics, `kill`,
 //! `tcsetattr`, `signal`, `raise`). Signals that were ignored when tokenfob started (`nohup`) stay ignored.
+//!
+//! Between starting a child and recording its group there is a window in which a signal would end tokenfob and
+//! leave the child running. Blocking the signals covers only the thread that spawns (a process-directed signal
+//! goes to any thread that does not block it, such as reqwest's runtime thread), so [`spawning`] also tells the
+//! handler, in whatever thread it runs, to leave the ending to the spawning thread, which ends the process as soon
+//! as the group is recorded.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -13,6 +19,10 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 static CHILD: AtomicI32 = AtomicI32::new(0);
 /// The terminal whose settings [`SAVED`] holds, -1 for none.
 static TTY: AtomicI32 = AtomicI32::new(-1);
+/// The first handled signal that arrived, 0 for none; once set, the process is ending.
+static PENDING: AtomicI32 = AtomicI32::new(0);
+/// True while a child is being started and its group is not yet in [`CHILD`].
+static SPAWNING: AtomicBool = AtomicBool::new(false);
 
 /// The terminal settings to restore; written only while `TTY` is -1, read only while it is set.
 struct Saved(UnsafeCell<Option<libc::termios>>);
@@ -49,8 +59,47 @@ pub(crate) fn kill_group(pgid: i32) {
     }
 }
 
+/// A child is being started: until this is dropped, a handled signal only records itself (see [`on_signal`]).
+pub(crate) struct Spawning(Option<libc::sigset_t>);
+
+/// Marks the start of a spawn, with the handled signals blocked in this thread; `None` (after which the process
+/// ends) when a signal has already arrived, since a child started now might outlive the handler's `raise`.
+pub(crate) fn spawning() -> Option<Spawning> {
+    install();
+    let spawning = Spawning(hold());
+    // Set, then look (both SeqCst); the handler records, then looks: so either it sees SPAWNING and leaves the
+    // ending to us, or we see PENDING here (or in `drop`) and end the process ourselves, with the group recorded.
+    SPAWNING.store(true, Ordering::SeqCst);
+    if PENDING.load(Ordering::SeqCst) != 0 {
+        return None;
+    }
+    Some(spawning)
+}
+
+impl Spawning {
+    /// Records the new child's process group (0 when it could not be started); the spawn is over.
+    pub(crate) fn record(self, pgid: i32) {
+        CHILD.store(pgid, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Spawning {
+    /// Ends the spawn; if a signal arrived meanwhile, does what its handler left undone and ends the process.
+    fn drop(&mut self) {
+        SPAWNING.store(false, Ordering::SeqCst);
+        release(self.0.take());
+        let signal = PENDING.load(Ordering::SeqCst);
+        if signal != 0 {
+            end(signal);
+            // `raise` ends the process at once unless the caller had the signal blocked; do not go on regardless.
+            // SAFETY: _exit has no preconditions.
+            unsafe { libc::_exit(128 + signal) };
+        }
+    }
+}
+
 /// Blocks the handled signals in this thread; returns the mask to restore, if that worked.
-pub(crate) fn hold() -> Option<libc::sigset_t> {
+fn hold() -> Option<libc::sigset_t> {
     // SAFETY: sigset_t values filled by sigemptyset/sigaddset or by pthread_sigmask, passed by pointer.
     unsafe {
         let (mut set, mut old): (libc::sigset_t, libc::sigset_t) = (std::mem::zeroed(), std::mem::zeroed());
@@ -63,7 +112,7 @@ pub(crate) fn hold() -> Option<libc::sigset_t> {
 }
 
 /// Restores a mask that [`hold`] returned.
-pub(crate) fn release(mask: Option<libc::sigset_t>) {
+fn release(mask: Option<libc::sigset_t>) {
     if let Some(mask) = mask {
         // SAFETY: restores the mask pthread_sigmask returned.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut()) };
@@ -71,10 +120,20 @@ pub(crate) fn release(mask: Option<libc::sigset_t>) {
 }
 
 extern "C" fn on_signal(signal: libc::c_int) {
+    // Record, then look (see `spawning`): during a spawn the spawning thread ends the process once it has recorded
+    // the group; ending it here could leave the child running.
+    let _ = PENDING.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    if !SPAWNING.load(Ordering::SeqCst) {
+        end(signal);
+    }
+}
+
+/// Kills the child's group, restores the terminal and raises `signal` with its default action.
+fn end(signal: libc::c_int) {
     kill_group(CHILD.load(Ordering::SeqCst));
     let fd = TTY.load(Ordering::SeqCst);
     // SAFETY: SAVED was written before TTY was set and is not written again while it is; tcsetattr, signal and
-    // raise are async-signal-safe. The signal stays blocked until this handler returns, then ends the process.
+    // raise are async-signal-safe. In a handler the signal stays blocked until it returns, then ends the process.
     unsafe {
         if fd >= 0
             && let Some(saved) = &*SAVED.0.get()
