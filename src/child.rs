@@ -135,7 +135,8 @@ fn exited_by(child: &Child, deadline: Instant) -> bool {
         // SAFETY: a zeroed siginfo_t is valid, and waitid writes at most one.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: as above; WNOHANG leaves si_pid 0 when the child has not exited.
-        let r = unsafe { libc::waitid(libc::P_PID, child.id(), &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+        let r =
+            unsafe { libc::waitid(libc::P_PID, child.id(), &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
         match r {
             // SAFETY: waitid filled the fields of a child's state change, or left them zero.
             0 if unsafe { info.si_pid() } != 0 => return true,

@@ -165,3 +165,71 @@ fn install() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::thread::JoinHandleExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const RACE: &str = "TOKENFOB_TEST_SPAWN_RACE";
+
+    /// In the re-executed test binary: a SIGTERM lands in another thread while a child is being started. The
+    /// handler there must leave the ending to this thread, which records the child's group and then dies of it.
+    fn race() {
+        let other = std::thread::spawn(|| std::thread::sleep(Duration::from_secs(30)));
+        let spawning = spawning().expect("no signal yet");
+        // SAFETY: the thread is alive (it sleeps for 30 s); the handler is installed by `spawning`.
+        unsafe { libc::pthread_kill(other.as_pthread_t(), libc::SIGTERM) };
+        let waited = Instant::now();
+        while PENDING.load(Ordering::SeqCst) == 0 && waited.elapsed() < Duration::from_secs(5) {
+            std::thread::yield_now();
+        }
+        let mut child = Command::new("sleep").arg("30").stdout(Stdio::null()).process_group(0).spawn().unwrap();
+        println!("pid {}", child.id());
+        spawning.record(i32::try_from(child.id()).unwrap());
+        println!("survived");
+        kill_group(i32::try_from(child.id()).unwrap());
+        drop(child.wait());
+    }
+
+    /// True while `pid` exists and is not a zombie (an orphan waits for whoever reaps it).
+    fn running(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks that the process exists.
+        let exists = unsafe { libc::kill(pid, 0) } == 0;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        exists && !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    }
+
+    /// Gap 3: blocking the signals covers only the spawning thread; a process-directed SIGTERM delivered to another
+    /// thread between spawn and recording the group used to end tokenfob and leave the child running.
+    #[test]
+    fn a_signal_in_another_thread_during_a_spawn_still_takes_the_child() {
+        if crate::environment::Env::from_process().get(RACE).is_some() {
+            return race();
+        }
+        let name = "cleanup::tests::a_signal_in_another_thread_during_a_spawn_still_takes_the_child";
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(RACE, "1")
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // libtest's "test ... " has no newline yet, so the pid is found anywhere in the output.
+        let pid = stdout.split_once("pid ").and_then(|(_, rest)| rest.lines().next()?.trim().parse::<i32>().ok());
+        let gone = pid.is_some_and(|pid| {
+            let waited = Instant::now();
+            while running(pid) && waited.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let gone = !running(pid);
+            kill_group(pid); // so that a failing run leaves nothing behind
+            gone
+        });
+        assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{stdout}");
+        assert!(gone && !stdout.contains("survived"), "the child was not started, or outlived tokenfob: {stdout}");
+    }
+}
