@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::App;
 use crate::broker::Broker;
+use crate::cache::ConfigWatch;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -52,7 +53,7 @@ pub fn parse_request(line: &str) -> Result<Request> {
 
 /// Serves requests from `input` until it ends.
 pub fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<()> {
-    let mut state = State { config: None, broker: None };
+    let mut state = State { config: None, broker: None, watch: ConfigWatch::default() };
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -103,10 +104,12 @@ fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Opt
     }
 }
 
-/// What the loop keeps between requests: the configuration and the broker (whose cache remembers parsed entries).
+/// What the loop keeps between requests: the configuration, the broker (whose cache remembers parsed entries), and
+/// what the configuration file looked like when last hashed.
 struct State<'a> {
     config: Option<Config>,
     broker: Option<Broker<'a>>,
+    watch: ConfigWatch,
 }
 
 fn answer<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Value {
@@ -127,12 +130,14 @@ fn error_json(err: &Error) -> Value {
 
 /// Drops the loaded configuration (and the broker made from it) when the file is no longer the one loaded: a
 /// long-running loop serves the profiles as the file says now, as a fresh `tokenfob get` would (issue #10). A file
-/// that became invalid then fails each request with a `config` error until it is fixed; the loop goes on.
+/// that became invalid then fails each request with a `config` error until it is fixed; the loop goes on. The check
+/// is a `stat` while the file is unchanged, and a hash of its bytes otherwise ([`ConfigWatch`]), so an in-place edit
+/// that keeps the size and the modification time is seen too.
 fn forget_if_edited(app: &App, state: &mut State<'_>) {
     let Some(config) = &state.config else { return };
     let path = crate::paths::config_file(app.config_flag.as_deref(), &app.env).ok();
-    let current = path.and_then(|p| crate::cache::ConfigStamp::of(&p));
-    if current.is_none() || current != config.stamp {
+    let current = path.and_then(|p| state.watch.current(&p));
+    if current.is_none() || current != config.stamp.as_ref() {
         crate::log::debug(format_args!("{} changed; reloading it", config.path.display()));
         (state.config, state.broker) = (None, None);
     }

@@ -231,6 +231,47 @@ fn the_protocol_loop_reloads_an_edited_configuration() {
     protocol.finish();
 }
 
+/// The protocol loop checks the configuration with a `stat` while it is unchanged, so an edit within one timestamp
+/// tick that keeps the size and the modification time must still be seen (git's "racily clean" rule, and ctime).
+#[test]
+fn the_protocol_loop_sees_a_same_size_in_place_edit_within_one_tick() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Sandbox::new();
+    let mut child =
+        s.command(&["protocol"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ask = |profile: &str| -> Value {
+        writeln!(stdin, r#"{{"v":1,"op":"get","profile":"{profile}"}}"#).unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    let first = ask("od");
+    s.secret(first["token"].as_str().unwrap());
+    let text = std::fs::read_to_string(s.config_path()).unwrap();
+    let mut expected = first["token"].clone();
+    for token in ["edited-token-1", "edited-token-2", "edited-token-3"] {
+        // Asked again first, so that the loop has hashed the file as it is now before the edit.
+        assert_eq!(ask("od")["token"], expected);
+        let before = std::fs::metadata(s.config_path()).unwrap();
+        let edited = format!("[profiles.od]\nkind = \"static\"\ntoken = \"{token}\"\n");
+        let padded = format!("{edited}{}\n", "#".repeat(text.len() - edited.len() - 1));
+        std::fs::write(s.config_path(), &padded).unwrap();
+        let file = std::fs::File::options().write(true).open(s.config_path()).unwrap();
+        file.set_modified(before.modified().unwrap()).unwrap();
+        let after = std::fs::metadata(s.config_path()).unwrap();
+        assert_eq!(
+            (after.ino(), after.size(), after.mtime(), after.mtime_nsec()),
+            (before.ino(), before.size(), before.mtime(), before.mtime_nsec())
+        );
+        expected = Value::from(token);
+        assert_eq!(ask("od")["token"], expected, "served from the configuration before the edit");
+    }
+    drop(stdin);
+    s.check(child.wait_with_output().unwrap());
+}
+
 /// A server that answers `/r` with 401 to the first request and 200 with `good body` after, whatever the token.
 fn once_401_server() -> Server {
     let calls = Arc::new(Mutex::new(0));
