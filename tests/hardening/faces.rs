@@ -237,16 +237,8 @@ fn the_protocol_loop_reloads_an_edited_configuration() {
 fn the_protocol_loop_sees_a_same_size_in_place_edit_within_one_tick() {
     use std::os::unix::fs::MetadataExt;
     let s = Sandbox::new();
-    let mut child =
-        s.command(&["protocol"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut ask = |profile: &str| -> Value {
-        writeln!(stdin, r#"{{"v":1,"op":"get","profile":"{profile}"}}"#).unwrap();
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap()
-    };
+    let mut protocol = Protocol::spawn(&s);
+    let mut ask = |profile: &str| protocol.get(profile);
     let first = ask("od");
     s.secret(first["token"].as_str().unwrap());
     let text = std::fs::read_to_string(s.config_path()).unwrap();
@@ -268,8 +260,7 @@ fn the_protocol_loop_sees_a_same_size_in_place_edit_within_one_tick() {
         expected = Value::from(token);
         assert_eq!(ask("od")["token"], expected, "served from the configuration before the edit");
     }
-    drop(stdin);
-    s.check(child.wait_with_output().unwrap());
+    protocol.finish();
 }
 
 /// A server that answers `/r` with 401 to the first request and 200 with `good body` after, whatever the token.
