@@ -15,11 +15,11 @@
 //!
 //! A lock file deleted while held would let a second process lock a new file of the same name and renew at the
 //! same time. So a lock holder also holds a shared byte-range lock on one byte of `.guard`, a file beside the locks
-//! (the byte is chosen by a hash of the profile name), and a process that had to create the lock file (it was
-//! missing: first use, or deleted) first waits for an exclusive lock on that byte, that is, until a renewal of the
-//! same profile under a deleted lock file has finished; everyone also checks after locking that the path still
-//! names the file it locked. Other profiles' renewals never hold it up (one profile's command may run `tokenfob get`
-//! for another).
+//! (the byte is chosen by a hash of the profile name), taken after the profile's lock and first exclusively: so a
+//! process that locked a new lock file of the same name waits until a renewal under the deleted one has finished.
+//! Everyone also checks after locking that the path still names the file it locked. Other profiles' renewals never
+//! hold it up (one profile's command may run `tokenfob get` for another). Limit: deleting `.guard` too (or the whole
+//! directory) while a renewal runs lets a second one start.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -364,9 +364,9 @@ impl Cache {
         let path = self.lock_path(profile);
         let started = Instant::now();
         loop {
-            let (file, created) = open_lock(&path)?;
+            let file = open_lock(&path)?;
             wait(|| file.try_lock(), started, timeout).map_err(|e| e.into_error(&path, timeout))?;
-            let guard = self.hold_guard(profile, created, started, timeout)?;
+            let guard = self.hold_guard(profile, started, timeout)?;
             // Deleted (and perhaps created again by another process) between our open and our lock: the lock we
             // hold is on a file nobody else will ever open. Start over on the file the path names now.
             if still_names(&path, &file).map_err(|e| Error::io("checking lock file", &path, e))? {
@@ -376,16 +376,16 @@ impl Cache {
         }
     }
 
-    /// The shared guard byte a lock holder keeps. A process that created the lock file first waits until it can
-    /// lock that byte exclusively: a holder of a deleted lock file of the same name would still hold it shared (see
-    /// the module comment).
-    fn hold_guard(&self, profile: &str, created: bool, started: Instant, timeout: Duration) -> Result<Option<File>> {
+    /// The shared guard byte a lock holder keeps, taken after the profile's lock. It is first taken exclusively:
+    /// whoever else holds it then holds a lock file that was deleted (we hold the current one), and is waited for
+    /// (see the module comment). In normal use nobody else holds it, so this never waits.
+    fn hold_guard(&self, profile: &str, started: Instant, timeout: Duration) -> Result<Option<File>> {
         let path = self.dir.join(GUARD);
-        let (guard, _) = open_lock(&path)?;
+        let guard = open_lock(&path)?;
         let at = guard_byte(profile);
-        for mode in if created { &[Mode::Exclusive, Mode::Shared][..] } else { &[Mode::Shared] } {
+        for mode in [Mode::Exclusive, Mode::Shared] {
             // Taking the shared lock over the exclusive one converts it, with no moment unlocked in between.
-            match wait(|| lock_byte(&guard, at, *mode), started, timeout) {
+            match wait(|| lock_byte(&guard, at, mode), started, timeout) {
                 Ok(()) => {}
                 Err(Waited::Failed(e)) => {
                     // A file system without byte-range locks (some network ones): the profile's lock still works,
@@ -459,39 +459,32 @@ fn is_temp_of(name: &str, profile: &str) -> bool {
     random.is_some_and(|r| r.len() == 2 * TEMP_RANDOM_BYTES && r.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Opens (creating it if needed) the lock file at `path`, which must be a regular file of ours; true when this call
-/// created it. Never blocks: a FIFO there is refused, not waited on.
-fn open_lock(path: &Path) -> Result<(File, bool)> {
-    let open = |create: bool| {
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create_new(create).mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-        options.open(path)
-    };
-    loop {
-        // Look first: opening a FIFO or a device can itself have effects.
-        match fs::symlink_metadata(path) {
-            Ok(meta) if !meta.is_file() => return Err(refuse_odd(path, &meta)),
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("checking lock file", path, e)),
-        }
-        let (file, created) = match open(true) {
-            Ok(file) => (file, true),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => match open(false) {
-                Ok(file) => (file, false),
-                // Deleted in between: look again.
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("opening lock file", path, e)),
-            },
-            Err(e) => return Err(Error::io("opening lock file", path, e)),
-        };
-        let meta = file.metadata().map_err(|e| Error::io("checking lock file", path, e))?;
-        if !meta.is_file() {
-            return Err(refuse_odd(path, &meta));
-        }
-        check_private(path, &meta, false).map_err(|e| Error::Config(e.to_string()))?;
-        return Ok((file, created));
+/// Opens (creating it if needed) the lock file at `path`, which must be a regular file of ours. Never blocks: a
+/// FIFO there is refused, not waited on.
+fn open_lock(path: &Path) -> Result<File> {
+    // Look first: opening a FIFO or a device can itself have effects (O_NONBLOCK and the check below catch one
+    // that appears in between).
+    match fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => return Err(refuse_odd(path, &meta)),
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("checking lock file", path, e)),
     }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::io("opening lock file", path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io("checking lock file", path, e))?;
+    if !meta.is_file() {
+        return Err(refuse_odd(path, &meta));
+    }
+    check_private(path, &meta, false).map_err(|e| Error::Config(e.to_string()))?;
+    Ok(file)
 }
 
 /// The error for something other than a regular file where a cache file belongs.

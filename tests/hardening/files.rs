@@ -155,6 +155,26 @@ fn profile_names_that_differ_only_in_case_are_refused() {
 
 #[test]
 fn deleting_a_held_lock_file_does_not_let_a_second_process_log_in() {
+    held_lock_file_replaced(|lock| std::fs::remove_file(lock).unwrap());
+}
+
+/// The same when the lock file is created again before the second process comes (it then did not create it, and
+/// still must wait: found by the second review).
+#[test]
+fn a_held_lock_file_deleted_and_created_again_does_not_let_a_second_process_log_in() {
+    held_lock_file_replaced(|lock| {
+        std::fs::remove_file(lock).unwrap();
+        private_file(lock);
+    });
+}
+
+fn private_file(path: &Path) {
+    std::fs::write(path, "").unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A login held at the server while `replace` deals with `od.lock`, then a second `get`: one login in all.
+fn held_lock_file_replaced(replace: impl FnOnce(&Path)) {
     let s = Sandbox::new();
     s.emu.state().delay = Duration::from_millis(1500);
     let spawn = || s.command(&["get", "od"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -165,7 +185,7 @@ fn deleting_a_held_lock_file_does_not_let_a_second_process_log_in() {
         assert!(started.elapsed() < Duration::from_secs(10), "the first login never arrived");
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::fs::remove_file(s.cache_dir().join("od.lock")).unwrap();
+    replace(&s.cache_dir().join("od.lock"));
     let second = spawn();
     let first = s.check(first.wait_with_output().unwrap());
     let second = s.check(second.wait_with_output().unwrap());
