@@ -307,7 +307,13 @@ impl Broker<'_> {
     fn keep(&self, profile: &Profile, mut entry: Entry, lock: Option<&Lock>) -> Result<Served> {
         entry.config = self.config_stamp.clone();
         entry.margin_ms = Some(profile.refresh_margin.as_millis().try_into().unwrap_or(u64::MAX));
-        if let Some(life) = token::outlived_by(profile.refresh_margin, entry.obtained_at, entry.expires_at) {
+        if entry.expires_at.is_some_and(|at| at <= entry.obtained_at) {
+            crate::log::warn(format_args!(
+                "profile {}: the new token had already expired when it arrived (is one of the two clocks wrong?); it \
+                 is served, and renewed on the next call",
+                profile.name
+            ));
+        } else if let Some(life) = token::outlived_by(profile.refresh_margin, entry.obtained_at, entry.expires_at) {
             crate::log::warn(format_args!(
                 "profile {}: the server's tokens live {}, no longer than the refresh margin of {}; renewing after \
                  half their lifetime instead (lower refresh_margin to silence this)",

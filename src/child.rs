@@ -2,9 +2,8 @@
 //!
 //! A child gets no stdin, inherits stderr (so its own prompts and errors reach the user), and its stdout is read
 //! to at most a bound. It runs in a process group of its own, so that a `sh -c` line's grandchildren can be killed
-//! with it: on the profile's `timeout`, on output over the bound, and when tokenfob itself gets SIGTERM, SIGINT or
-//! SIGHUP (see `cleanup`). Nothing is passed in argv but what the
-//! configuration wrote there. Limit: a process group of its own is not the terminal's foreground group, so a child
+//! with it: on the profile's `timeout`, on output over the bound, and when tokenfob itself gets SIGTERM, SIGINT,
+//! SIGHUP or SIGQUIT (see `cleanup`). Nothing is passed in argv but what the configuration wrote there. Limit: a process group of its own is not the terminal's foreground group, so a child
 //! that reads the terminal itself (not through a pinentry or an agent) is stopped by SIGTTIN until the timeout.
 
 use std::io::Read;

@@ -2,7 +2,7 @@
 //! echo while a secret is typed.
 //!
 //! `child` records the process group of the program it runs, `tty` the terminal settings it changed; on SIGTERM,
-//! SIGINT or SIGHUP one handler kills that group, puts the terminal back, and then lets the process die of the same
+//! SIGINT, SIGHUP or SIGQUIT one handler kills that group, puts the terminal back, and then lets the process die of the same
 //! signal, with the status a shell expects. The handler makes only async-signal-safe calls (atomics, `kill`,
 //! `tcsetattr`, `signal`, `raise`). Signals that were ignored when tokenfob started (`nohup`) stay ignored.
 //!
@@ -30,7 +30,7 @@ struct Saved(UnsafeCell<Option<libc::termios>>);
 unsafe impl Sync for Saved {}
 static SAVED: Saved = Saved(UnsafeCell::new(None));
 
-const SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+const SIGNALS: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
 
 /// Records the child's process group (0 when it has been reaped), installing the handler first.
 pub(crate) fn set_child(pgid: i32) {

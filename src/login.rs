@@ -130,7 +130,7 @@ impl<'a> Engine<'a> {
             // answer without the token we serve (many providers send no ID token on refresh), both mean "log in
             // again": the caller drops the refresh token and runs the grant. A 2xx that is not JSON at all (a
             // gateway's maintenance page) says nothing about the refresh token, which is kept for the next try.
-            Err(f) if refresh_refused(answer.status) || answered_without_token(&answer) => {
+            Err(f) if refresh_refused(answer.status) || answered_without_token(&answer, &self.recipe.reply) => {
                 let (Failure::Rejected(why) | Failure::Unusable(why)) = f;
                 Err(self.failure(Failure::Rejected(why), &url, &what))
             }
@@ -571,9 +571,12 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// True for a 2xx JSON answer (which lacked the token the profile serves).
-fn answered_without_token(answer: &Answer) -> bool {
-    (200..300).contains(&answer.status) && serde_json::from_slice::<serde_json::Value>(&answer.body).is_ok()
+/// True for a 2xx JSON answer without the token the profile serves: none of its token headers, and nothing (or
+/// `null`) at its token pointer. Any other unusable 2xx (a bad expiry beside a token) is a server error.
+fn answered_without_token(answer: &Answer, spec: &crate::recipe::ReplySpec) -> bool {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&answer.body) else { return false };
+    let in_body = spec.token_pointer.as_deref().and_then(|p| json.pointer(p)).is_some_and(|v| !v.is_null());
+    (200..300).contains(&answer.status) && !in_body && !spec.token_header.iter().any(|h| answer.header(h).is_some())
 }
 
 /// True for a refresh answer that refuses the refresh token: any 4xx but 408 and 429, which ask to try again later.

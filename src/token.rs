@@ -55,13 +55,13 @@ impl Need {
 }
 
 /// How long before `expires_at` a token obtained at `obtained_at` is renewed for `need`: the margin, but at most
-/// half its lifetime; and `min_valid` as asked when the token lived at least that long (a renewal can meet it), else
-/// half its lifetime too (a renewal cannot, and renewing on every call would not help). A lifetime that is negative
-/// or zero gives nothing (the token is fresh until it expires).
+/// half its lifetime; and `min_valid` as asked when it is at most three quarters of the lifetime (a renewal meets it
+/// and then serves for a quarter of the lifetime at least), else half the lifetime too (asking for all of a token's
+/// life would renew on every call). A lifetime that is negative or zero gives nothing (fresh until it expires).
 pub fn effective_margin(need: Need, obtained_at: OffsetDateTime, expires_at: OffsetDateTime) -> Duration {
     let lifetime = Duration::try_from(expires_at - obtained_at).unwrap_or(Duration::ZERO);
     let half = lifetime / 2;
-    let min_valid = if need.min_valid <= lifetime { need.min_valid } else { half };
+    let min_valid = if need.min_valid <= lifetime / 4 * 3 { need.min_valid } else { half };
     need.margin.min(half).max(min_valid)
 }
 
@@ -152,6 +152,9 @@ mod tests {
         // 10 s tokens cannot give 15 s: half their lifetime instead, not a renewal on every call.
         assert_eq!(check(true, t(0), Some(t(10)), t(5), need), Ok(()));
         assert_eq!(check(true, t(0), Some(t(10)), t(6), need), Err(Stale::ExpiringSoon));
+        // Nor does asking for all of a 15 s token's life renew on every call (found by review).
+        assert_eq!(check(true, t(0), Some(t(15)), t(1), need), Ok(()));
+        assert_eq!(check(true, t(0), Some(t(15)), t(8), need), Err(Stale::ExpiringSoon));
     }
 
     #[test]

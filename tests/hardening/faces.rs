@@ -418,7 +418,7 @@ fn a_signal_during_a_prompt_gives_the_terminal_its_echo_back() {
     use crate::oauth::provider::WithTerminal;
     let s = Sandbox::new();
     s.write_config("[profiles.p]\nkind = \"static\"\ntoken = { prompt = \"Token for p\" }\n");
-    for signal in [libc::SIGINT, libc::SIGTERM] {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGQUIT] {
         let mut term = WithTerminal::spawn(s.command(&["get", "p"]));
         let started = Instant::now();
         while !term.screen().contains("Token for p:") {

@@ -391,14 +391,21 @@ fn a_refresh_that_is_throttled_or_fails_keeps_the_refresh_token() {
         assert_eq!(server.count(), 2, "{status}: no login after a refresh that may work later");
         assert_eq!(s.entry("r")["refresh_token"], "rt-1", "{status}: the refresh token is kept");
     }
-    // A 200 that is not JSON (a gateway's maintenance page) says nothing about the refresh token (found by review).
-    let (server, _) = refreshing_stub(|_| Response::json(200, "<html><body>Maintenance</body></html>"));
+    // A 200 that is not JSON (a gateway's maintenance page), or that has the token but an expiry that cannot be
+    // right, says nothing about the refresh token (both found by review).
+    for body in ["<html><body>Maintenance</body></html>", r#"{"access_token":"acc-2","expires_in":null}"#] {
+        kept_after_a_bad_refresh(body);
+    }
+}
+
+fn kept_after_a_bad_refresh(body: &'static str) {
+    let (server, _) = refreshing_stub(move |_| Response::json(200, body));
     let s = refresh_sandbox(server.port, "");
     assert_eq!(s.get(&["r"]), "cc-1");
     s.expire("r");
     assert_eq!(s.run(&["get", "r"]).code, 4);
-    assert_eq!(server.count(), 2, "no login after a maintenance page");
-    assert_eq!(s.entry("r")["refresh_token"], "rt-1", "the refresh token is kept");
+    assert_eq!(server.count(), 2, "no login after {body}");
+    assert_eq!(s.entry("r")["refresh_token"], "rt-1", "the refresh token is kept after {body}");
 }
 
 #[test]

@@ -333,3 +333,15 @@ fn logout_never_sends_a_token_made_with_other_settings_to_the_new_server() {
     assert!(run.stderr.contains("made with other settings, so it is not revoked"), "{run:#?}");
     assert!(!s.entry_path("gd").exists(), "forgotten");
 }
+
+/// A token that arrives already expired (found by the second review) is served, since only the server knows, but
+/// with a warning that says so, not one about its lifetime.
+#[test]
+fn a_token_that_arrives_expired_is_served_with_a_warning_that_says_so() {
+    let s = Sandbox::new();
+    s.write_config("[profiles.c]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"echo '{\\\"token\\\":\\\"tok-old\\\",\\\"expires_at\\\":1000000000}'\"]\n");
+    let run = s.run(&["get", "c"]);
+    assert_eq!(run.ok(), "tok-old");
+    assert!(run.stderr.contains("already expired when it arrived"), "{run:#?}");
+    assert!(!run.stderr.contains("live 0s"), "{run:#?}");
+}
