@@ -1,4 +1,5 @@
-//! The command line, as clap types only: no I/O here.
+//! The command line: clap's types, and [`Quick`], the few plain forms read without clap so that a cache hit does
+//! not page in the argument parser (docs/performance.md). No I/O here.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,21 +9,21 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Prints an HTTP bearer token: cached while good, renewed on its own when not.
 #[derive(Debug, Parser)]
 #[command(name = "tokenfob", version, about, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Configuration file (default: $TOKENFOB_CONFIG, else <config dir>/tokenfob/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Never prompt; fail with exit 5 when a secret must be typed (also TOKENFOB_NO_INPUT=1).
     #[arg(long, global = true)]
-    pub no_input: bool,
+    pub(crate) no_input: bool,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print a token, renewing it first if needed.
     Get {
         /// The profile (default: chosen by --url, $TOKENFOB_PROFILE, default_profile, or the only one).
@@ -96,7 +97,7 @@ pub enum Command {
 
 /// What git asks a credential helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GitAction {
+pub(crate) enum GitAction {
     /// Give a credential.
     Get,
     /// Remember one (tokenfob already has it: a no-op).
@@ -107,7 +108,7 @@ pub enum GitAction {
 
 /// Output formats of `get`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// The token and a newline.
     Token,
     /// `Authorization: Bearer <token>`.
@@ -120,4 +121,75 @@ pub enum Format {
 
 fn duration(text: &str) -> Result<Duration, String> {
     crate::duration::parse(text)
+}
+
+/// The plain forms a cache hit may answer without clap: `get PROFILE [-o|--output FORMAT]` and `kubectl PROFILE`.
+/// Anything else (another flag, `--url`, `--min-valid`, a global option) is for clap and the full path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quick<'a> {
+    /// `get PROFILE [-o FORMAT]`.
+    Get { profile: &'a str, format: Format },
+    /// `kubectl PROFILE`.
+    Kubectl { profile: &'a str },
+}
+
+impl<'a> Quick<'a> {
+    /// The plain form `args` (without the program name) spell, if they spell one.
+    pub(crate) fn parse(args: &'a [String]) -> Option<Quick<'a>> {
+        let format = |name: &str| match name {
+            "token" => Some(Format::Token),
+            "header" => Some(Format::Header),
+            "json" => Some(Format::Json),
+            "curl" => Some(Format::Curl),
+            _ => None,
+        };
+        // A profile name becomes a file name in the cache directory: only names the configuration could hold.
+        let plain = |p: &str| !p.starts_with('-') && crate::store::check_name(p).is_ok();
+        match args {
+            [cmd, p] if cmd == "get" && plain(p) => Some(Quick::Get { profile: p, format: Format::Token }),
+            [cmd, p, flag, f] if cmd == "get" && plain(p) && (flag == "-o" || flag == "--output") => {
+                Some(Quick::Get { profile: p, format: format(f)? })
+            }
+            [cmd, p] if cmd == "kubectl" && plain(p) => Some(Quick::Kubectl { profile: p }),
+            _ => None,
+        }
+    }
+
+    /// The profile asked for.
+    pub(crate) fn profile(self) -> &'a str {
+        match self {
+            Quick::Get { profile, .. } | Quick::Kubectl { profile } => profile,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick(list: &[&str]) -> Option<Quick<'static>> {
+        let args: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+        Quick::parse(Box::leak(args.into_boxed_slice()))
+    }
+
+    #[test]
+    fn only_the_plain_forms_are_quick() {
+        assert_eq!(quick(&["get", "od"]), Some(Quick::Get { profile: "od", format: Format::Token }));
+        assert_eq!(quick(&["get", "od", "-o", "json"]), Some(Quick::Get { profile: "od", format: Format::Json }));
+        assert_eq!(quick(&["kubectl", "od"]), Some(Quick::Kubectl { profile: "od" }));
+        for other in [
+            &["get"][..],
+            &["get", "--url", "https://x"],
+            &["get", "od", "--min-valid", "10m"],
+            &["get", "od", "-o", "yaml"],
+            &["--config", "c.toml", "get", "od"],
+            &["get", "-o", "json"],
+            &["login", "od"],
+            &["kubectl"],
+            &["get", "../elsewhere"],
+            &["kubectl", ".hidden"],
+        ] {
+            assert!(quick(other).is_none(), "{other:?}");
+        }
+    }
 }

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 /// The longest duration accepted anywhere (margins, lifetimes, timeouts, `--min-valid`, the lock timeout): 3650 days.
 /// Anything longer is a typo or an attack, and would overflow date arithmetic.
-pub const MAX: Duration = Duration::from_secs(3650 * 86_400);
+pub(crate) const MAX: Duration = Duration::from_secs(3650 * 86_400);
 
 /// How [`MAX`] is written in messages.
-pub const MAX_TEXT: &str = "3650d (about 10 years)";
+pub(crate) const MAX_TEXT: &str = "3650d (about 10 years)";
 
 /// Parses `90s`, `10m`, `24h`, `7d`, `250ms` or sums such as `1h30m`, up to [`MAX`].
-pub fn parse(text: &str) -> std::result::Result<Duration, String> {
+pub(crate) fn parse(text: &str) -> std::result::Result<Duration, String> {
     let bad = || format!("bad duration {text:?} (expected a number and a unit, such as 90s, 10m, 24h or 7d)");
     let too_long = || format!("duration {text:?} is more than the maximum of {}", MAX_TEXT);
     let mut total_ms: u128 = 0;
@@ -46,7 +46,7 @@ pub fn parse(text: &str) -> std::result::Result<Duration, String> {
 }
 
 /// `3723` s -> `1h2m`, for messages and `status`: the two largest units.
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let secs = d.as_secs();
     match secs {
         0..60 => format!("{secs}s"),

@@ -6,55 +6,56 @@
 use std::time::Duration;
 
 /// `$TOKENFOB_CONFIG`: the configuration file.
-pub const CONFIG: &str = "TOKENFOB_CONFIG";
+pub(crate) const CONFIG: &str = "TOKENFOB_CONFIG";
 /// `$TOKENFOB_PROFILE`: the profile to use when none is named.
-pub const PROFILE: &str = "TOKENFOB_PROFILE";
+pub(crate) const PROFILE: &str = "TOKENFOB_PROFILE";
 /// `$TOKENFOB_CACHE_DIR`: the cache directory.
-pub const CACHE_DIR: &str = "TOKENFOB_CACHE_DIR";
+pub(crate) const CACHE_DIR: &str = "TOKENFOB_CACHE_DIR";
 /// `$TOKENFOB_NO_INPUT`: `1` forbids prompting.
-pub const NO_INPUT: &str = "TOKENFOB_NO_INPUT";
+pub(crate) const NO_INPUT: &str = "TOKENFOB_NO_INPUT";
 /// `$TOKENFOB_LOCK_TIMEOUT`: how long to wait for another process's renewal.
-pub const LOCK_TIMEOUT: &str = "TOKENFOB_LOCK_TIMEOUT";
+pub(crate) const LOCK_TIMEOUT: &str = "TOKENFOB_LOCK_TIMEOUT";
 /// `$TOKENFOB_LOG`: `debug` prints what tokenfob does (never secrets) on stderr.
-pub const LOG: &str = "TOKENFOB_LOG";
+pub(crate) const LOG: &str = "TOKENFOB_LOG";
 
 /// A snapshot of environment variables.
 ///
 /// A list, not a hash map: an environment holds tens of variables and tokenfob asks for a handful, so a scan is
 /// cheaper than hashing every name on start-up, which every cache hit pays (docs/performance.md).
 #[derive(Debug, Clone, Default)]
-pub struct Env {
+pub(crate) struct Env {
     vars: Vec<(String, String)>,
 }
 
 impl Env {
     /// The current process's environment (variables that are not UTF-8 are skipped).
-    pub fn from_process() -> Env {
+    pub(crate) fn from_process() -> Env {
         let vars =
             std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
         Env { vars }
     }
 
-    /// An environment made of the given pairs (for tests and the demo).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+    /// An environment made of the given pairs (for tests).
+    #[cfg(test)]
+    pub(crate) fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
         let vars = pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         Env { vars }
     }
 
     /// The value of `name`, when set and not empty; of a name given twice, the later one.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         let (_, value) = self.vars.iter().rev().find(|(k, _)| k == name)?;
         Some(value.as_str()).filter(|v| !v.is_empty())
     }
 
     /// True when `name` is set to a value that means yes (`1`, `true`, `yes`).
-    pub fn flag(&self, name: &str) -> bool {
+    pub(crate) fn flag(&self, name: &str) -> bool {
         matches!(self.get(name), Some("1" | "true" | "yes" | "on"))
     }
 
     /// The lock timeout: `$TOKENFOB_LOCK_TIMEOUT` as seconds or a duration such as `30s`, else 30 s; at most
     /// [`crate::duration::MAX`].
-    pub fn lock_timeout(&self) -> Result<Duration, String> {
+    pub(crate) fn lock_timeout(&self) -> Result<Duration, String> {
         let Some(text) = self.get(LOCK_TIMEOUT) else { return Ok(Duration::from_secs(30)) };
         let secs = match text.parse::<f64>() {
             Ok(secs) if secs >= 0.0 && secs.is_finite() => secs,
@@ -67,7 +68,7 @@ impl Env {
     }
 
     /// True when `$TOKENFOB_LOG` asks for debug lines.
-    pub fn debug(&self) -> bool {
+    pub(crate) fn debug(&self) -> bool {
         matches!(self.get(LOG), Some("debug" | "trace"))
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// A tokenfob failure; `Display` gives the one-line message for stderr.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// A malformed JSON-protocol request.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -38,14 +38,25 @@ pub enum Error {
     /// Another process held the profile's lock for too long.
     #[error("waiting for lock {}: still held after {seconds}s (another tokenfob is renewing; raise TOKENFOB_LOCK_TIMEOUT, or stop the process that holds it)", path.display())]
     LockTimeout { path: PathBuf, seconds: u64 },
-    /// Anything else: a local I/O failure, a child command that failed.
+    /// A local file operation failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the answer to stdout failed (a reader that went away is not reported: see `main`).
+    #[error("writing to stdout: {0}")]
+    Output(#[source] std::io::Error),
+    /// Anything else: a child command that failed, a failure without a typed cause.
     #[error("{0}")]
     Other(String),
 }
 
 impl Error {
     /// The process exit code documented in docs/protocol.md.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::BadRequest(_) | Error::UnsupportedVersion(_) => 2,
             Error::UnknownProfile { .. } | Error::Config(_) => 2,
@@ -53,12 +64,12 @@ impl Error {
             Error::Server { .. } | Error::Network { .. } => 4,
             Error::InteractionRequired { .. } => 5,
             Error::LockTimeout { .. } => 6,
-            Error::Other(_) => 1,
+            Error::Io { .. } | Error::Output(_) | Error::Other(_) => 1,
         }
     }
 
     /// The JSON-protocol error code documented in docs/protocol.md.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Error::BadRequest(_) => "bad_request",
             Error::UnsupportedVersion(_) => "unsupported_version",
@@ -69,15 +80,21 @@ impl Error {
             Error::Network { .. } => "network",
             Error::InteractionRequired { .. } => "interaction_required",
             Error::LockTimeout { .. } => "lock_timeout",
-            Error::Other(_) => "internal",
+            Error::Io { .. } | Error::Output(_) | Error::Other(_) => "internal",
         }
     }
 
     /// An I/O failure while doing `what` on `path`.
-    pub fn io(what: &str, path: &std::path::Path, err: std::io::Error) -> Error {
-        Error::Other(format!("{what} {}: {err}", path.display()))
+    pub(crate) fn io(what: &'static str, path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io { what, path: path.to_owned(), source }
+    }
+
+    /// True for a write to a reader that went away (`tokenfob get | head -c0`): the answer was offered, nobody
+    /// took it, and that is nobody's failure.
+    pub(crate) fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 
 /// The result type used throughout tokenfob.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

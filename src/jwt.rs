@@ -4,13 +4,13 @@
 //! decodes the payload (base64url, RFC 7515 section 2) and reads one number. Anything malformed is `None`.
 
 /// The `exp` claim (seconds since the epoch) of a JWT, if it is one and has it.
-pub fn exp(token: &str) -> Option<i64> {
+pub(crate) fn exp(token: &str) -> Option<i64> {
     exp_claim(token)?.ok()
 }
 
 /// The `exp` claim of a JWT: `None` when `token` is not a JWT or has no `exp`, `Some(Err(()))` when it has one that
 /// is not a number (RFC 7519's NumericDate), which an answer must not turn into "never expires".
-pub fn exp_claim(token: &str) -> Option<Result<i64, ()>> {
+pub(crate) fn exp_claim(token: &str) -> Option<Result<i64, ()>> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -27,7 +27,7 @@ pub fn exp_claim(token: &str) -> Option<Result<i64, ()>> {
 }
 
 /// Decodes unpadded (or padded) base64url.
-pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim_end_matches('=');
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
@@ -53,12 +53,12 @@ pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Encodes bytes as unpadded base64url (PKCE, and the emulator's JWTs).
-pub fn base64url_encode(bytes: &[u8]) -> String {
+pub(crate) fn base64url_encode(bytes: &[u8]) -> String {
     encode(bytes, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false)
 }
 
 /// Encodes bytes as padded standard base64 (HTTP Basic credentials).
-pub fn base64_encode(bytes: &[u8]) -> String {
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     encode(bytes, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true)
 }
 

@@ -1,94 +1,86 @@
 //! tokenfob: prints an HTTP bearer token, cached while good, renewed on its own when not.
 //!
-//! `main.rs` tries the cache-hit shortcut (`hit`), else parses the command line and calls [`run`]; everything else
-//! lives in one module per concern: `config` (the TOML file), `secret` (unprintable secrets and their sources),
-//! `recipe` (login recipes and the seed presets), `oauth` (the OAuth 2.0 preset and its interactive steps), `login`
-//! (the engine that runs them), `reply` (reading answers), `http` (sending requests), `cache` (entries, atomic
-//! writes, the lock), `token` (freshness), `broker` (cache or renew), `faces` (shell, JSON, kubectl and git output),
-//! `emulator` and `demo` (the built-in seed servers), and small helpers (`clock`, `environment`, `paths`, `jwt`,
-//! `template`, `tty`, `sys`, `log`, `error`, `child`).
+//! One front door: [`main`] answers a cache hit through `faces::quick` (which asks `broker::peek`), else parses the
+//! command line with clap and hands it to a face. Below the faces, data flows downhill: `broker` (cache or renew),
+//! `engine` (runs a login recipe), `net` (one HTTP request), `profile` (the checked configuration), `presets` (the
+//! seed kinds as recipes), `config` (the TOML file), `recipe` (the model the engine runs), `store` (the cache on
+//! disk), `sys` (the operating system), and the pure ground floor (`secret`, `token`, `duration`, `jwt`,
+//! `template`, `fileid`, `clock`, `error`, `log`, `environment`). docs/design.md has the map.
 
-pub mod broker;
-pub mod cache;
-pub(crate) mod child;
-pub(crate) mod cleanup;
-pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod demo;
-pub mod duration;
-pub mod emulator;
-pub mod environment;
-pub mod error;
-pub mod faces;
-pub mod hit;
-pub mod http;
-pub mod jwt;
-pub mod log;
-pub mod login;
-pub mod oauth;
-pub mod paths;
-pub mod recipe;
-pub(crate) mod redact;
-pub mod reply;
-pub mod secret;
-pub mod sys;
-pub mod template;
-pub mod token;
-pub mod tty;
+mod broker;
+mod cli;
+mod clock;
+mod config;
+mod demo;
+mod duration;
+mod emulator;
+mod engine;
+mod environment;
+mod error;
+mod faces;
+mod fileid;
+mod jwt;
+mod log;
+mod net;
+mod presets;
+mod profile;
+mod recipe;
+mod secret;
+mod store;
+mod sys;
+mod template;
+mod token;
+
+pub mod fuzzing;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::process::ExitCode;
 
-use broker::Broker;
-use cache::Cache;
-use cli::{Cli, Command};
-use config::Config;
+use clap::Parser;
+
+use cli::{Cli, Command, Quick};
 use environment::Env;
-use error::{Error, Result};
+use error::Result;
+use faces::{App, shell};
 
-/// What every command needs: the environment and the global flags.
-pub struct App {
-    /// The process environment.
-    pub env: Env,
-    /// `--config`.
-    pub config_flag: Option<PathBuf>,
-    /// `--no-input`.
-    pub no_input: bool,
-}
-
-impl App {
-    /// Loads the configuration, printing its warnings.
-    pub fn config(&self) -> Result<Config> {
-        let path = paths::config_file(self.config_flag.as_deref(), &self.env)?;
-        let config = config::load(&path)?;
-        for warning in &config.warnings {
-            log::warn(format_args!("{warning}"));
-        }
-        Ok(config)
+/// The whole program: the exit code of one run of `tokenfob` with this process's arguments and environment.
+pub fn main() -> ExitCode {
+    // A reader that goes away (`| head`) must give EPIPE, not kill the process mid-write of the cache.
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    sys::harden();
+    let env = Env::from_process();
+    let mut stdout = std::io::stdout().lock();
+    // Arguments that are not all UTF-8 are for clap to judge.
+    let args: Option<Vec<String>> = std::env::args_os().skip(1).map(|a| a.into_string().ok()).collect();
+    if let Some(ask) = args.as_deref().and_then(Quick::parse)
+        && faces::quick(ask, &env, &mut stdout)
+    {
+        return ExitCode::SUCCESS;
     }
-
-    /// A broker on the cache directory, for profiles of `config`.
-    pub fn broker(&self, config: &Config) -> Result<Broker<'_>> {
-        Ok(Broker {
-            env: &self.env,
-            cache: Cache::new(paths::cache_dir(&self.env)?),
-            may_prompt: !self.no_input && !self.env.flag(environment::NO_INPUT),
-            lock_timeout: self.env.lock_timeout().map_err(Error::Config)?,
-            // A configuration that deserves a warning is never stamped: it always takes the full path, so the
-            // warning is printed on every call, cache hits included.
-            config_stamp: config.stamp.clone().filter(|_| config.warnings.is_empty()),
-        })
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli, env, &mut stdout) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tokenfob: {e}");
+            ExitCode::from(e.exit_code())
+        }
     }
 }
 
 /// Runs one parsed command line.
-pub fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
+fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
     if env.debug() {
         log::enable();
     }
     let app = App { env, config_flag: cli.config, no_input: cli.no_input };
-    use faces::shell;
     match cli.command {
         Command::Get { profile, url, output, min_valid } => {
             shell::get(&app, profile.as_deref(), url.as_deref(), output, min_valid, stdout)

@@ -8,18 +8,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Turns debug lines on.
-pub fn enable() {
+pub(crate) fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
 /// Prints one debug line when enabled.
-pub fn debug(args: std::fmt::Arguments<'_>) {
+pub(crate) fn debug(args: std::fmt::Arguments<'_>) {
     if ENABLED.load(Ordering::Relaxed) {
         eprintln!("tokenfob: debug: {args}");
     }
 }
 
 /// Prints a warning: something went wrong but the command still succeeds.
-pub fn warn(args: std::fmt::Arguments<'_>) {
+pub(crate) fn warn(args: std::fmt::Arguments<'_>) {
     eprintln!("tokenfob: warning: {args}");
 }

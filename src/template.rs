@@ -8,7 +8,7 @@ pub(crate) const URL_VALUE: &percent_encoding::AsciiSet =
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     /// Literal text.
     Text(std::borrow::Cow<'a, str>),
     /// A placeholder.
@@ -21,7 +21,7 @@ pub enum Piece<'a> {
 }
 
 /// Splits `template` into text and placeholders.
-pub fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
+pub(crate) fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
     let mut pieces = Vec::new();
     let mut text = String::new();
     let mut rest = template;
@@ -59,7 +59,7 @@ pub fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 /// The placeholder when `template` is exactly one placeholder and nothing else (so a JSON value keeps its type).
-pub fn sole_var(template: &str) -> Option<(&str, bool)> {
+pub(crate) fn sole_var(template: &str) -> Option<(&str, bool)> {
     match parse(template).ok()?.as_slice() {
         [Piece::Var { name, optional }] => Some((name, *optional)),
         _ => None,

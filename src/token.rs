@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 /// Why a cached token will not be served as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stale {
+pub(crate) enum Stale {
     /// There is no token (never obtained, or erased).
     Missing,
     /// It has expired.
@@ -34,22 +34,22 @@ impl std::fmt::Display for Stale {
 
 /// True when `token` can go into an `Authorization` header, a git credential line or a curl config as is: 1 to
 /// 16384 visible ASCII characters (a newline would inject a header or a key).
-pub fn is_valid_token(token: &str) -> bool {
+pub(crate) fn is_valid_token(token: &str) -> bool {
     !token.is_empty() && token.len() <= 16_384 && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 /// What a caller needs of a token: the profile's refresh margin, and the validity it asked for (`--min-valid`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Need {
+pub(crate) struct Need {
     /// Renew this long before expiry, capped at half the lifetime.
-    pub margin: Duration,
+    pub(crate) margin: Duration,
     /// Renew when less than this is left, unless the tokens live shorter than this (then half their lifetime).
-    pub min_valid: Duration,
+    pub(crate) min_valid: Duration,
 }
 
 impl Need {
     /// The profile's margin alone.
-    pub fn margin(margin: Duration) -> Need {
+    pub(crate) fn margin(margin: Duration) -> Need {
         Need { margin, min_valid: Duration::ZERO }
     }
 }
@@ -58,7 +58,7 @@ impl Need {
 /// half its lifetime; and `min_valid` as asked when it is at most three quarters of the lifetime (a renewal meets it
 /// and then serves for a quarter of the lifetime at least), else half the lifetime too (asking for all of a token's
 /// life would renew on every call). A lifetime that is negative or zero gives nothing (fresh until it expires).
-pub fn effective_margin(need: Need, obtained_at: OffsetDateTime, expires_at: OffsetDateTime) -> Duration {
+pub(crate) fn effective_margin(need: Need, obtained_at: OffsetDateTime, expires_at: OffsetDateTime) -> Duration {
     let lifetime = Duration::try_from(expires_at - obtained_at).unwrap_or(Duration::ZERO);
     let half = lifetime / 2;
     let min_valid = if need.min_valid <= lifetime / 4 * 3 { need.min_valid } else { half };
@@ -67,7 +67,7 @@ pub fn effective_margin(need: Need, obtained_at: OffsetDateTime, expires_at: Off
 
 /// `Ok` when a token obtained at `obtained_at` with this expiry stays valid for the [`effective_margin`] after `now`.
 /// `None` expiry never expires. Arithmetic that would overflow counts as "expiring soon" (fail closed).
-pub fn check(
+pub(crate) fn check(
     has_token: bool,
     obtained_at: OffsetDateTime,
     expires_at: Option<OffsetDateTime>,
@@ -89,19 +89,19 @@ pub fn check(
 /// When a token obtained at `obtained_at` that expires at `expires_at` stops being fresh for `need`: its expiry less
 /// the [`effective_margin`]; `None` when that leaves the calendar (then it is never fresh: fail closed). kubectl is
 /// told this time as the token's expiry, so that it asks again exactly when tokenfob would renew.
-pub fn renew_at(obtained_at: OffsetDateTime, expires_at: OffsetDateTime, need: Need) -> Option<OffsetDateTime> {
+pub(crate) fn renew_at(obtained_at: OffsetDateTime, expires_at: OffsetDateTime, need: Need) -> Option<OffsetDateTime> {
     let margin = time::Duration::try_from(effective_margin(need, obtained_at, expires_at)).ok()?;
     expires_at.checked_sub(margin)
 }
 
 /// How long the token has left at `now` (zero when expired); `None` when it never expires.
-pub fn remaining(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<Duration> {
+pub(crate) fn remaining(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<Duration> {
     expires_at.map(|at| Duration::try_from(at - now).unwrap_or(Duration::ZERO))
 }
 
 /// `Some(lifetime)` when a token obtained at `obtained_at` lives no longer than `margin`, so that the margin was
 /// capped at half its life (the broker warns about it once per renewal).
-pub fn outlived_by(
+pub(crate) fn outlived_by(
     margin: Duration,
     obtained_at: OffsetDateTime,
     expires_at: Option<OffsetDateTime>,

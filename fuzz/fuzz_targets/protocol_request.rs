@@ -2,6 +2,6 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(line) = std::str::from_utf8(data) {
-        let _ = tokenfob::faces::protocol::parse_request(line);
+        let _ = tokenfob::fuzzing::protocol_request(line);
     }
 });

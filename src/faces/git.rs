@@ -17,10 +17,10 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 
-use crate::App;
+use super::App;
 use crate::cli::GitAction;
-use crate::config::Profile;
 use crate::error::{Error, Result};
+use crate::profile::Profile;
 use crate::secret::Secret;
 
 /// The longest line accepted, newline included; a `WWW-Authenticate` header longer than this is refused.
@@ -30,16 +30,16 @@ const MAX_LINES: usize = 1000;
 
 /// What git sent.
 #[derive(Debug, Default)]
-pub struct Request {
+pub(crate) struct Request {
     /// Single-valued keys.
-    pub fields: BTreeMap<String, String>,
+    pub(crate) fields: BTreeMap<String, String>,
     /// `capability[]` values.
-    pub capabilities: Vec<String>,
+    pub(crate) capabilities: Vec<String>,
 }
 
 impl Request {
     /// `protocol://host/path`, or `None` without protocol and host.
-    pub fn url(&self) -> Option<String> {
+    pub(crate) fn url(&self) -> Option<String> {
         let (protocol, host) = (self.fields.get("protocol")?, self.fields.get("host")?);
         let path = self.fields.get("path").map_or("", String::as_str);
         Some(format!("{protocol}://{host}/{path}"))
@@ -56,7 +56,7 @@ fn bad(why: String) -> Error {
 }
 
 /// Parses git's `key=value` lines up to a blank line or the end.
-pub fn parse(input: &mut dyn BufRead) -> Result<Request> {
+pub(crate) fn parse(input: &mut dyn BufRead) -> Result<Request> {
     let mut request = Request::default();
     let mut raw = Vec::new();
     for number in 1..=MAX_LINES {
@@ -138,7 +138,7 @@ fn default_port(protocol: &str, host: &str, authority: &str) -> bool {
 }
 
 /// Handles one git request.
-pub fn run(
+pub(crate) fn run(
     app: &App,
     action: GitAction,
     profile: Option<&str>,
@@ -150,20 +150,20 @@ pub fn run(
         return Ok(());
     }
     let url = asked_url(&request)?;
-    let config = app.config()?;
+    let opened = app.open()?;
     let chosen = match (profile, &url) {
-        (Some(name), Some(url)) => Some(covering(config.choose(Some(name), None, &app.env)?, url)?),
+        (Some(name), Some(url)) => Some(covering(opened.choose(Some(name), None)?, url)?),
         (Some(name), None) => {
             return Err(bad(format!("no http(s) protocol and host to check against profile {name:?}'s `match`")));
         }
-        (None, Some(url)) => config.by_url(url.as_str()),
+        (None, Some(url)) => opened.config.by_url(url.as_str()),
         (None, None) => None,
     };
     let Some(profile) = chosen else {
         crate::log::debug(format_args!("git-credential: no profile matches {:?}", request.url()));
         return Ok(());
     };
-    let broker = app.broker(&config)?;
+    let broker = &opened.broker;
     match action {
         GitAction::Get => {
             plain_http_allowed(profile, url.as_ref().expect("a profile was chosen by a URL"))?;
@@ -173,7 +173,7 @@ pub fn run(
             } else {
                 format!("username={}\npassword={}\n", profile.git_username, served.token().expose())
             };
-            out.write_all(answer.as_bytes()).map_err(|e| Error::Other(format!("writing to stdout: {e}")))
+            super::write_out(out, &answer)
         }
         GitAction::Erase => {
             if let Some(token) = request.rejected() {
@@ -194,7 +194,7 @@ fn covering<'a>(profile: &'a Profile, url: &reqwest::Url) -> Result<&'a Profile>
     Err(Error::Config(format!(
         "git asks for {}, which profile {:?} does not cover (its `match`: {shown}); add that URL to the profile's \
          `match` to send its token there",
-        crate::http::redacted(url),
+        crate::net::http::redacted(url),
         profile.name
     )))
 }
@@ -202,12 +202,12 @@ fn covering<'a>(profile: &'a Profile, url: &reqwest::Url) -> Result<&'a Profile>
 /// Refuses plain http to a host that is not loopback unless the profile sets `allow_http`, as for tokenfob's own
 /// requests and as Git Credential Manager does: a token sent in clear is a token given away.
 fn plain_http_allowed(profile: &Profile, url: &reqwest::Url) -> Result<()> {
-    if url.scheme() == "http" && !profile.net.allow_http && !crate::http::is_loopback(url) {
+    if url.scheme() == "http" && !profile.net.allow_http && !crate::net::http::is_loopback(url) {
         return Err(Error::Config(format!(
             "refusing to give the token of profile {:?} to {} over plain http (use https, or set allow_http = true \
              in the profile)",
             profile.name,
-            crate::http::redacted(url)
+            crate::net::http::redacted(url)
         )));
     }
     Ok(())

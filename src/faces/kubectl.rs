@@ -9,7 +9,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::App;
+use super::App;
 use crate::broker::Served;
 use crate::error::{Error, Result};
 
@@ -18,15 +18,15 @@ const VERSIONS: [&str; 2] = ["client.authentication.k8s.io/v1", "client.authenti
 
 /// What kubectl said about the request.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ExecInfo {
+pub(crate) struct ExecInfo {
     /// The ExecCredential version to answer with.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// Whether the plugin may prompt.
-    pub interactive: bool,
+    pub(crate) interactive: bool,
 }
 
 /// Reads `KUBERNETES_EXEC_INFO`; absent means v1, non-interactive.
-pub fn exec_info(raw: Option<&str>) -> Result<ExecInfo> {
+pub(crate) fn exec_info(raw: Option<&str>) -> Result<ExecInfo> {
     let Some(raw) = raw else {
         return Ok(ExecInfo { api_version: VERSIONS[0].into(), interactive: false });
     };
@@ -56,15 +56,13 @@ pub fn exec_info(raw: Option<&str>) -> Result<ExecInfo> {
 }
 
 /// Prints the ExecCredential for `profile`.
-pub fn run(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let info = exec_info(app.env.get("KUBERNETES_EXEC_INFO"))?;
-    let config = app.config()?;
-    let profile = config.choose(profile, None, &app.env)?;
-    let mut broker = app.broker(&config)?;
+    let (mut broker, profile) = app.open_profile(profile, None)?;
     broker.may_prompt &= info.interactive;
     let now = crate::clock::now();
-    let served = broker.get(profile, None, now)?;
-    writeln!(out, "{}", credential(&info, &served, now)).map_err(|e| Error::Other(format!("writing to stdout: {e}")))
+    let served = broker.get(&profile, None, now)?;
+    super::write_out(out, &format!("{}\n", credential(&info, &served, now)))
 }
 
 /// An ExecCredential answer, in the field order client-go documents.
@@ -86,7 +84,7 @@ struct Status<'a> {
 
 /// The ExecCredential for `served`, its expiry reported as the moment tokenfob would renew it (the one freshness
 /// rule, `token::renew_at`), so that kubectl asks again exactly then.
-pub fn credential(info: &ExecInfo, served: &Served, now: time::OffsetDateTime) -> String {
+pub(crate) fn credential(info: &ExecInfo, served: &Served, now: time::OffsetDateTime) -> String {
     // Never report a time already past while the token is good (client-go would then run the plugin before every
     // request), nor one after its expiry: a token that arrived expired is reported as it is.
     let soonest = now.checked_add(time::Duration::seconds(10)).unwrap_or(now);

@@ -1,25 +1,112 @@
-//! The faces: what callers see. The shell face prints plain text, the JSON face speaks a line protocol.
+//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl` and `git` speak
+//! those tools' helper protocols.
 //!
-//! Both render tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's answer carry the
-//! same fields. Only the faces write to stdout.
+//! Every face opens its profile the same way ([`App::open_profile`]: load the configuration, choose the profile,
+//! make the broker) and renders tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's
+//! answer carry the same fields. [`quick`] answers a cache hit from [`broker::peek`] before any of that. Only the
+//! faces write to stdout, through [`write_out`].
 
-pub mod git;
-pub mod kubectl;
-pub mod protocol;
-pub mod shell;
+pub(crate) mod git;
+pub(crate) mod kubectl;
+pub(crate) mod protocol;
+pub(crate) mod shell;
+
+use std::io::Write;
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::broker::Served;
-use crate::cli::Format;
+use crate::broker::{self, Broker, Served};
+use crate::cli::{Format, Quick};
+use crate::environment::{self, Env};
+use crate::error::{Error, Result};
+use crate::profile::{self, Config, Profile};
+use crate::store::Cache;
+
+/// What every command needs: the environment and the global flags.
+pub(crate) struct App {
+    /// The process environment.
+    pub(crate) env: Env,
+    /// `--config`.
+    pub(crate) config_flag: Option<PathBuf>,
+    /// `--no-input`.
+    pub(crate) no_input: bool,
+}
+
+/// A loaded configuration and a broker for its profiles.
+pub(crate) struct Opened<'a> {
+    /// The configuration.
+    pub(crate) config: Config,
+    /// The broker.
+    pub(crate) broker: Broker<'a>,
+    env: &'a Env,
+}
+
+impl Opened<'_> {
+    /// The profile named, or matched by `url`, or the default one ([`Config::choose`]).
+    pub(crate) fn choose(&self, name: Option<&str>, url: Option<&str>) -> Result<&Profile> {
+        self.config.choose(name, url, self.env)
+    }
+}
+
+impl App {
+    /// Loads the configuration (printing its warnings) and makes a broker on the cache directory for it.
+    pub(crate) fn open(&self) -> Result<Opened<'_>> {
+        let path = crate::store::paths::config_file(self.config_flag.as_deref(), &self.env)?;
+        let config = profile::load(&path)?;
+        for warning in &config.warnings {
+            crate::log::warn(format_args!("{warning}"));
+        }
+        let broker = Broker {
+            env: &self.env,
+            cache: Cache::new(crate::store::paths::cache_dir(&self.env)?),
+            may_prompt: !self.no_input && !self.env.flag(environment::NO_INPUT),
+            lock_timeout: self.env.lock_timeout().map_err(Error::Config)?,
+            // A configuration that deserves a warning is never stamped: it always takes the full path, so the
+            // warning is printed on every call, cache hits included.
+            config_stamp: config.stamp.clone().filter(|_| config.warnings.is_empty()),
+        };
+        Ok(Opened { config, broker, env: &self.env })
+    }
+
+    /// The shared opening of a face that serves one profile: [`App::open`], then the profile chosen by `name`,
+    /// `url`, or the defaults.
+    pub(crate) fn open_profile(&self, name: Option<&str>, url: Option<&str>) -> Result<(Broker<'_>, Profile)> {
+        let opened = self.open()?;
+        let profile = opened.choose(name, url)?.clone();
+        Ok((opened.broker, profile))
+    }
+}
+
+/// Answers a plain `get` or `kubectl` from a fresh cache entry ([`broker::peek`]); false when the full path must run.
+pub(crate) fn quick(ask: Quick<'_>, env: &Env, out: &mut dyn Write) -> bool {
+    let now = crate::clock::now();
+    let Some(served) = broker::peek(ask.profile(), env, now) else { return false };
+    let text = match ask {
+        Quick::Get { format, .. } => render(format, &served),
+        Quick::Kubectl { .. } => match kubectl::exec_info(env.get("KUBERNETES_EXEC_INFO")) {
+            Ok(info) => format!("{}\n", kubectl::credential(&info, &served, now)),
+            Err(_) => return false,
+        },
+    };
+    // A reader that went away is still an answer given (see `write_out`).
+    let _ = write_out(out, &text);
+    true
+}
+
+/// Writes `text` to stdout and flushes; a failure is [`Error::Output`], which `main` reports once (a reader that
+/// went away, `| head`, is no error there).
+pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(Error::Output)
+}
 
 /// The `Authorization` header line for `token`.
-pub fn header_line(token: &str) -> String {
+pub(crate) fn header_line(token: &str) -> String {
     format!("Authorization: Bearer {token}")
 }
 
 /// The token in `format`, with a trailing newline.
-pub fn render(format: Format, served: &Served) -> String {
+pub(crate) fn render(format: Format, served: &Served) -> String {
     let token = served.token().expose();
     match format {
         Format::Token => format!("{token}\n"),
@@ -31,7 +118,7 @@ pub fn render(format: Format, served: &Served) -> String {
 }
 
 /// `{"profile","token","token_type","expires_at","header"}`.
-pub fn token_json(served: &Served) -> serde_json::Map<String, Value> {
+pub(crate) fn token_json(served: &Served) -> serde_json::Map<String, Value> {
     let token = served.token().expose();
     let object = json!({
         "profile": served.profile(),

@@ -11,11 +11,9 @@ use std::io::{BufRead, Write};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::App;
-use crate::broker::Broker;
-use crate::cache::ConfigWatch;
-use crate::config::Config;
+use super::{App, Opened};
 use crate::error::{Error, Result};
+use crate::fileid::ConfigWatch;
 use crate::secret::Secret;
 
 /// The longest request line accepted.
@@ -23,22 +21,22 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// One request, after the version check.
 #[derive(Debug, Deserialize)]
-pub struct Request {
+pub(crate) struct Request {
     /// `get`, `erase` or `status`.
-    pub op: String,
+    pub(crate) op: String,
     /// The profile; chosen as in the shell face when absent.
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
     /// A URL to choose the profile by.
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// Renew a token that would expire sooner than this.
-    pub min_valid: Option<String>,
+    pub(crate) min_valid: Option<String>,
     /// For `erase`: only if the cache holds exactly this token.
     #[serde(default, with = "crate::secret::exposed::option")]
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
 }
 
 /// Parses one request line, checking the version first.
-pub fn parse_request(line: &str) -> Result<Request> {
+pub(crate) fn parse_request(line: &str) -> Result<Request> {
     let value: Value = serde_json::from_str(line).map_err(|e| Error::BadRequest(format!("not JSON: {e}")))?;
     if !value.is_object() {
         return Err(Error::BadRequest("a request is a JSON object".into()));
@@ -52,8 +50,8 @@ pub fn parse_request(line: &str) -> Result<Request> {
 }
 
 /// Serves requests from `input` until it ends.
-pub fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<()> {
-    let mut state = State { config: None, broker: None, watch: ConfigWatch::default() };
+pub(crate) fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<()> {
+    let mut state = State { opened: None, watch: ConfigWatch::default() };
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -104,11 +102,10 @@ fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Opt
     }
 }
 
-/// What the loop keeps between requests: the configuration, the broker (whose cache remembers parsed entries), and
-/// what the configuration file looked like when last hashed.
+/// What the loop keeps between requests: the configuration and its broker (whose cache remembers parsed entries),
+/// and what the configuration file looked like when last hashed.
 struct State<'a> {
-    config: Option<Config>,
-    broker: Option<Broker<'a>>,
+    opened: Option<Opened<'a>>,
     watch: ConfigWatch,
 }
 
@@ -134,49 +131,45 @@ fn error_json(err: &Error) -> Value {
 /// is a `stat` while the file is unchanged, and a hash of its bytes otherwise ([`ConfigWatch`]), so an in-place edit
 /// that keeps the size and the modification time is seen too.
 fn forget_if_edited(app: &App, state: &mut State<'_>) {
-    let Some(config) = &state.config else { return };
-    let path = crate::paths::config_file(app.config_flag.as_deref(), &app.env).ok();
+    let Some(Opened { config, .. }) = &state.opened else { return };
+    let path = crate::store::paths::config_file(app.config_flag.as_deref(), &app.env).ok();
     let current = path.and_then(|p| state.watch.current(&p));
     if current.is_none() || current != config.stamp.as_ref() {
         crate::log::debug(format_args!("{} changed; reloading it", config.path.display()));
-        (state.config, state.broker) = (None, None);
+        state.opened = None;
     }
 }
 
 fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Value> {
     let req = parse_request(line)?;
     forget_if_edited(app, state);
-    if state.config.is_none() {
-        state.config = Some(app.config()?);
-    }
-    if state.broker.is_none() {
-        let config = state.config.as_ref().expect("loaded above");
-        state.broker = Some(app.broker(config)?);
-    }
-    let (Some(config), Some(broker)) = (&state.config, &state.broker) else { unreachable!("both set above") };
+    let opened = match &mut state.opened {
+        Some(opened) => opened,
+        empty => empty.insert(app.open()?),
+    };
     let now = crate::clock::now();
     match req.op.as_str() {
         "get" => {
-            let profile = config.choose(req.profile.as_deref(), req.url.as_deref(), &app.env)?;
+            let profile = opened.choose(req.profile.as_deref(), req.url.as_deref())?;
             let min_valid = match &req.min_valid {
                 Some(text) => {
                     Some(crate::duration::parse(text).map_err(|e| Error::BadRequest(format!("min_valid: {e}")))?)
                 }
                 None => None,
             };
-            Ok(Value::Object(super::token_json(&broker.get(profile, min_valid, now)?)))
+            Ok(Value::Object(super::token_json(&opened.broker.get(profile, min_valid, now)?)))
         }
         "erase" => {
-            let profile = config.choose(req.profile.as_deref(), req.url.as_deref(), &app.env)?;
-            let erased = broker.erase(profile, req.token.as_ref())?;
+            let profile = opened.choose(req.profile.as_deref(), req.url.as_deref())?;
+            let erased = opened.broker.erase(profile, req.token.as_ref())?;
             Ok(json!({"profile": profile.name, "erased": erased}))
         }
         "status" => {
             let profiles: Vec<_> = match (&req.profile, &req.url) {
-                (None, None) => config.profiles.values().collect(),
-                (p, u) => vec![config.choose(p.as_deref(), u.as_deref(), &app.env)?],
+                (None, None) => opened.config.profiles.values().collect(),
+                (p, u) => vec![opened.choose(p.as_deref(), u.as_deref())?],
             };
-            let statuses = profiles.iter().map(|p| broker.status(p, now)).collect::<Result<Vec<_>>>()?;
+            let statuses = profiles.iter().map(|p| opened.broker.status(p, now)).collect::<Result<Vec<_>>>()?;
             Ok(json!({ "profiles": statuses }))
         }
         other => Err(Error::BadRequest(format!("unknown op {other:?} (expected get, erase or status)"))),

@@ -3,21 +3,13 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::App;
+use super::{App, write_out as write};
 use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
-/// Writes to stdout; a reader that went away (`| head`) is not an error.
-fn write(out: &mut dyn Write, text: &str) -> Result<()> {
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Other(format!("writing to stdout: {e}"))),
-        _ => Ok(()),
-    }
-}
-
 /// `tokenfob get`.
-pub fn get(
+pub(crate) fn get(
     app: &App,
     profile: Option<&str>,
     url: Option<&str>,
@@ -25,37 +17,33 @@ pub fn get(
     min_valid: Option<Duration>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let config = app.config()?;
-    let profile = config.choose(profile, url, &app.env)?;
-    let served = app.broker(&config)?.get(profile, min_valid, crate::clock::now())?;
+    let (broker, profile) = app.open_profile(profile, url)?;
+    let served = broker.get(&profile, min_valid, crate::clock::now())?;
     write(out, &super::render(format, &served))
 }
 
 /// `tokenfob login`.
-pub fn login(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
-    let config = app.config()?;
-    let profile = config.choose(profile, None, &app.env)?;
-    let served = app.broker(&config)?.login(profile, crate::clock::now())?;
+pub(crate) fn login(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    let (broker, profile) = app.open_profile(profile, None)?;
+    let served = broker.login(&profile, crate::clock::now())?;
     let until =
         served.expires_at().map_or("does not expire".into(), |t| format!("expires {}", crate::clock::rfc3339(t)));
     write(out, &format!("logged in to profile {} (the token {until})\n", served.profile()))
 }
 
 /// `tokenfob erase`.
-pub fn erase(app: &App, profile: Option<&str>, token: Option<String>, out: &mut dyn Write) -> Result<()> {
-    let config = app.config()?;
-    let profile = config.choose(profile, None, &app.env)?;
+pub(crate) fn erase(app: &App, profile: Option<&str>, token: Option<String>, out: &mut dyn Write) -> Result<()> {
+    let (broker, profile) = app.open_profile(profile, None)?;
     let only = token.map(Secret::new);
-    let erased = app.broker(&config)?.erase(profile, only.as_ref())?;
+    let erased = broker.erase(&profile, only.as_ref())?;
     let what = if erased { "erased the cached token" } else { "nothing to erase" };
     write(out, &format!("profile {}: {what}\n", profile.name))
 }
 
 /// `tokenfob logout`.
-pub fn logout(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
-    let config = app.config()?;
-    let profile = config.choose(profile, None, &app.env)?;
-    let (revoked, erased) = app.broker(&config)?.logout(profile)?;
+pub(crate) fn logout(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    let (broker, profile) = app.open_profile(profile, None)?;
+    let (revoked, erased) = broker.logout(&profile)?;
     let what = match (revoked, erased) {
         (true, _) => "revoked the token on the server and erased it",
         (false, true) => "erased the cached token (this kind has no server-side logout)",
@@ -65,15 +53,14 @@ pub fn logout(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Result<(
 }
 
 /// `tokenfob status`.
-pub fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
-    let config = app.config()?;
-    let broker = app.broker(&config)?;
+pub(crate) fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
+    let opened = app.open()?;
     let now = crate::clock::now();
     let chosen: Vec<_> = match profile {
-        Some(name) => vec![config.choose(Some(name), None, &app.env)?],
-        None => config.profiles.values().collect(),
+        Some(name) => vec![opened.choose(Some(name), None)?],
+        None => opened.config.profiles.values().collect(),
     };
-    let statuses = chosen.iter().map(|p| broker.status(p, now)).collect::<Result<Vec<_>>>()?;
+    let statuses = chosen.iter().map(|p| opened.broker.status(p, now)).collect::<Result<Vec<_>>>()?;
     if json {
         return write(out, &format!("{}\n", serde_json::json!({ "profiles": statuses })));
     }
@@ -96,11 +83,10 @@ pub fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn Write)
 }
 
 /// `tokenfob exec`: replaces this process with `command`, the token in `$var` (never in argv).
-pub fn exec(app: &App, profile: &str, var: &str, command: &[String]) -> Result<()> {
+pub(crate) fn exec(app: &App, profile: &str, var: &str, command: &[String]) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let config = app.config()?;
-    let profile = config.choose(Some(profile), None, &app.env)?;
-    let served = app.broker(&config)?.get(profile, None, crate::clock::now())?;
+    let (broker, profile) = app.open_profile(Some(profile), None)?;
+    let served = broker.get(&profile, None, crate::clock::now())?;
     let err = std::process::Command::new(&command[0]).args(&command[1..]).env(var, served.token().expose()).exec();
     Err(Error::Other(format!("running {}: {err}", command[0])))
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use crate::cleanup;
+use crate::sys::cleanup;
 
 /// Why a child gave no output.
 #[derive(Debug)]

@@ -210,9 +210,11 @@ mod tests {
         if crate::environment::Env::from_process().get(RACE).is_some() {
             return race();
         }
-        let name = "cleanup::tests::a_signal_in_another_thread_during_a_spawn_still_takes_the_child";
+        // This test's own name as libtest knows it (its module path without the crate's name).
+        let module = module_path!().split_once("::").map_or("", |(_, rest)| rest);
+        let name = format!("{module}::a_signal_in_another_thread_during_a_spawn_still_takes_the_child");
         let out = Command::new(std::env::current_exe().unwrap())
-            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
             .env(RACE, "1")
             .stderr(Stdio::null())
             .output()

@@ -1,60 +1,59 @@
-//! The configuration file: TOML text in, validated profiles out.
-//!
-//! [`parse`] turns text into a [`Config`] (so it is tested on strings), [`load`] reads the file first. Each profile
-//! becomes a [`Profile`] whose [`Source`] says how its token is obtained: an HTTP recipe (the seed kinds are presets
-//! of it, see `recipe`), a static secret, or a command. Profile choice (argument, `--url` match, environment,
-//! default, only profile) lives here too, as a pure function of the config and the environment.
+//! Profiles: the configuration checked across keys and turned into what runs. Each profile gets a [`Source`] (a
+//! recipe built by its preset, a static secret, or a command), its network settings and its `match` prefixes;
+//! profile choice (argument, `--url` match, environment, default, only profile) is a pure function of the
+//! profiles and the environment.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
+use crate::config::{self, CommandLine, Kind, RawConfig, RawProfile};
 use crate::environment::{self, Env};
 use crate::error::{Error, Result};
-use crate::recipe::{self, CallSpec, LookupSpec, Recipe, ReplySpec, VarSpec};
+use crate::fileid::ConfigStamp;
+use crate::net::http::NetOptions;
+use crate::recipe::{Recipe, VarSpec};
 use crate::secret::SecretSource;
 
 /// A loaded configuration.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     /// Where it was read from (named in errors).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// `default_profile`.
-    pub default_profile: Option<String>,
+    pub(crate) default_profile: Option<String>,
     /// Profiles by name.
-    pub profiles: BTreeMap<String, Profile>,
+    pub(crate) profiles: BTreeMap<String, Profile>,
     /// Things worth a warning on stderr (a literal secret in a readable file).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// The file's identity, taken before it was read (so an edit after that never matches).
-    pub stamp: Option<crate::cache::ConfigStamp>,
+    pub(crate) stamp: Option<ConfigStamp>,
 }
 
 /// One validated profile.
-#[derive(Debug)]
-pub struct Profile {
+#[derive(Debug, Clone)]
+pub(crate) struct Profile {
     /// Its name (the table key).
-    pub name: String,
+    pub(crate) name: String,
     /// Its `kind`.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// URL prefixes that select it for `--url`.
-    pub matches: Vec<String>,
+    pub(crate) matches: Vec<String>,
     /// Renew this long before expiry.
-    pub refresh_margin: Duration,
+    pub(crate) refresh_margin: Duration,
     /// How the token is obtained.
-    pub source: Source,
+    pub(crate) source: Source,
     /// Network settings for its HTTP calls.
-    pub net: NetOptions,
+    pub(crate) net: NetOptions,
     /// The user name git gets with the token (issue #3).
-    pub git_username: String,
+    pub(crate) git_username: String,
     /// True when a secret is written literally in the file (for the permission warning).
-    pub literal_secret: bool,
+    pub(crate) literal_secret: bool,
 }
 
 /// How a profile obtains its token.
-#[derive(Debug)]
-pub enum Source {
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
     /// HTTP calls described by a recipe.
     Recipe(Box<Recipe>),
     /// A fixed secret; never cached.
@@ -63,200 +62,12 @@ pub enum Source {
     Command { argv: Vec<String>, lifetime: Option<Duration> },
 }
 
-/// Network settings of one profile.
-#[derive(Debug, Clone, Default)]
-pub struct NetOptions {
-    /// Extra PEM roots trusted besides the operating system's.
-    pub ca_file: Option<PathBuf>,
-    /// Allow `http://` to non-loopback hosts.
-    pub allow_http: bool,
-    /// Connect timeout (default 10 s).
-    pub connect_timeout: Duration,
-    /// Whole-request timeout (default 30 s).
-    pub timeout: Duration,
-}
-
-/// The profile kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// ONE DATA: token in the `Authorization` header of the login answer.
-    Onedata,
-    /// A login + refresh-token session API.
-    Session,
-    /// GoodData.CN personal API tokens.
-    Gooddata,
-    /// A fixed token.
-    Static,
-    /// A command that prints a token.
-    Command,
-    /// A generic HTTP recipe.
-    Http,
-    /// OAuth 2.0 / OpenID Connect.
-    Oauth2,
-}
-
-impl Kind {
-    /// The name used in the config file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Onedata => "onedata",
-            Kind::Session => "session",
-            Kind::Gooddata => "gooddata",
-            Kind::Static => "static",
-            Kind::Command => "command",
-            Kind::Http => "http",
-            Kind::Oauth2 => "oauth2",
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    default_profile: Option<String>,
-    #[serde(default)]
-    profiles: BTreeMap<String, RawProfile>,
-}
-
-/// A profile table as written; `recipe` builds the seed presets from it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawProfile {
-    pub kind: Kind,
-    #[serde(rename = "match")]
-    pub match_prefixes: Option<Vec<String>>,
-    pub refresh_margin: Option<DurationText>,
-    pub url: Option<String>,
-    pub login_url: Option<String>,
-    pub refresh_url: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<SecretSource>,
-    pub account_id: Option<serde_json::Value>,
-    pub bootstrap_token: Option<SecretSource>,
-    pub user_id: Option<String>,
-    pub token_id: Option<String>,
-    pub token: Option<SecretSource>,
-    pub command: Option<CommandLine>,
-    pub lifetime: Option<Lifetime>,
-    pub ca_file: Option<String>,
-    #[serde(default)]
-    pub allow_http: bool,
-    pub connect_timeout: Option<DurationText>,
-    pub timeout: Option<DurationText>,
-    pub git_username: Option<String>,
-    pub login: Option<CallSpec>,
-    pub refresh: Option<CallSpec>,
-    pub logout: Option<CallSpec>,
-    #[serde(default)]
-    pub lookup: BTreeMap<String, LookupSpec>,
-    pub reply: Option<ReplySpec>,
-    #[serde(default)]
-    pub vars: BTreeMap<String, VarSpec>,
-    pub issuer: Option<String>,
-    pub token_url: Option<String>,
-    pub device_authorization_url: Option<String>,
-    pub authorization_url: Option<String>,
-    pub revocation_url: Option<String>,
-    pub grant: Option<Grant>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<SecretSource>,
-    pub client_auth: Option<ClientAuth>,
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    pub audience: Option<String>,
-    pub resource: Option<String>,
-    #[serde(default)]
-    pub params: BTreeMap<String, String>,
-    pub serve: Option<Serve>,
-    pub interactive_timeout: Option<DurationText>,
-}
-
-/// The OAuth 2.0 grant a profile logs in with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Grant {
-    /// RFC 6749 section 4.4: the client's own credentials.
-    ClientCredentials,
-    /// RFC 6749 section 4.3: a user's password (legacy servers).
-    Password,
-    /// RFC 8628: a code the user confirms on another device.
-    DeviceCode,
-    /// RFC 6749 section 4.1 with PKCE (RFC 7636) and a loopback redirect (RFC 8252).
-    AuthorizationCode,
-}
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuth {
-    /// HTTP Basic with the client id and secret (the default).
-    ClientSecretBasic,
-    /// The client id and secret in the form body.
-    ClientSecretPost,
-}
-
-/// Which token of an OAuth 2.0 answer is handed out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Serve {
-    /// The access token (the default).
-    AccessToken,
-    /// The OpenID Connect ID token (what Kubernetes OIDC clusters want).
-    IdToken,
-}
-
-/// A duration written as text: `90s`, `10m`, `24h`, `7d`, `1h30m`.
-#[derive(Debug, Clone, Copy)]
-pub struct DurationText(pub Duration);
-
-impl<'de> Deserialize<'de> for DurationText {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        crate::duration::parse(&text).map(DurationText).map_err(serde::de::Error::custom)
-    }
-}
-
-/// How long a token lives when its answer does not say: a duration, or `"never"`.
-#[derive(Debug, Clone, Copy)]
-pub struct Lifetime(pub Option<Duration>);
-
-impl<'de> Deserialize<'de> for Lifetime {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        if text == "never" {
-            return Ok(Lifetime(None));
-        }
-        crate::duration::parse(&text).map(|d| Lifetime(Some(d))).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A command as a shell line or an argv list.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum CommandLine {
-    /// Run with `sh -c`.
-    Shell(String),
-    /// Run directly.
-    Argv(Vec<String>),
-}
-
-/// Reads and parses the configuration at `path`; its stamp is made from the very bytes parsed.
-pub fn load(path: &Path) -> Result<Config> {
-    let unreadable = |why: String| {
-        Error::Config(format!(
-            "reading configuration {}: {why} (create it, or point --config or {} at one; see docs/configuration.md)",
-            path.display(),
-            environment::CONFIG
-        ))
-    };
-    let (bytes, meta) =
-        crate::paths::read_regular(path, crate::cache::MAX_CONFIG).map_err(|e| unreadable(e.to_string()))?;
-    let stamp = crate::cache::ConfigStamp::new(path, &meta, &bytes);
-    let text = std::str::from_utf8(&bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
-    let mut config = parse(text, path)?;
-    config.stamp = stamp;
-    if has_literal_secret(&config) && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o044 != 0 {
+/// Reads the configuration at `path` and checks it; a literal secret in a file others can read is a warning.
+pub(crate) fn load(path: &Path) -> Result<Config> {
+    let doc = config::read(path)?;
+    let mut config = check(doc.raw, path)?;
+    config.stamp = doc.stamp;
+    if config.profiles.values().any(|p| p.literal_secret) && doc.mode & 0o044 != 0 {
         config.warnings.push(format!(
             "{} holds a literal secret and is readable by group or others (chmod 600 it, or use {{ env = ... }})",
             path.display()
@@ -265,17 +76,18 @@ pub fn load(path: &Path) -> Result<Config> {
     Ok(config)
 }
 
-fn has_literal_secret(config: &Config) -> bool {
-    config.profiles.values().any(|p| p.literal_secret)
+/// Parses and checks configuration text; `path` is only used in messages.
+pub(crate) fn parse(text: &str, path: &Path) -> Result<Config> {
+    check(config::parse(text, path)?, path)
 }
 
-/// Parses configuration text; `path` is only used in messages.
-pub fn parse(text: &str, path: &Path) -> Result<Config> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
+/// Checks every profile and builds what runs it.
+fn check(raw: RawConfig, path: &Path) -> Result<Config> {
     let mut profiles = BTreeMap::new();
     let mut folded = BTreeMap::new();
     for (name, spec) in raw.profiles {
-        check_name(&name).map_err(|why| Error::Config(format!("{}: profile {name:?}: {why}", path.display())))?;
+        crate::store::check_name(&name)
+            .map_err(|why| Error::Config(format!("{}: profile {name:?}: {why}", path.display())))?;
         // A profile name is a file name, and on a case-insensitive file system (macOS) `Work` and `work` would
         // share one cache file and one lock.
         if let Some(other) = folded.insert(name.to_ascii_lowercase(), name.clone()) {
@@ -306,45 +118,6 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
     })
 }
 
-/// One line: `file:line:col: message`, from a TOML error and its span.
-fn toml_error(err: &toml::de::Error, text: &str, path: &Path) -> Error {
-    let message = without_value(&err.message().trim().replace('\n', " "));
-    match err.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            Error::Config(format!("{}:{line}:{column}: {message}", path.display()))
-        }
-        None => Error::Config(format!("{}: {message}", path.display())),
-    }
-}
-
-/// Drops the quoted value from "invalid type/value" messages: the value may be a secret typed in the wrong form
-/// (`password = 48151623`), and the line and column already say where it is.
-fn without_value(message: &str) -> String {
-    if !(message.starts_with("invalid type:") || message.starts_with("invalid value:")) {
-        return message.to_owned();
-    }
-    match message.find('`').and_then(|start| Some((start, start + 1 + message[start + 1..].find('`')?))) {
-        Some((start, end)) => format!("{}{}", message[..start].trim_end(), &message[end + 1..]),
-        None => message.to_owned(),
-    }
-}
-
-/// Checks a profile name: it names a file in the cache directory, so it must be a plain file name.
-pub fn check_name(name: &str) -> std::result::Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err("a profile name is 1-64 letters, digits, '-', '_' or '.', not starting with '.'".into())
-    }
-}
-
 fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
     let literal_secret = [&raw.password, &raw.bootstrap_token, &raw.token, &raw.client_secret]
         .iter()
@@ -360,7 +133,7 @@ fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
             },
             lifetime: raw.lifetime.map_or(Some(Duration::from_secs(3600)), |l| l.0),
         },
-        _ => Source::Recipe(Box::new(recipe::from_profile(&raw)?)),
+        _ => Source::Recipe(Box::new(crate::presets::from_profile(&raw)?)),
     };
     let matches = match &raw.match_prefixes {
         Some(list) => list.clone(),
@@ -405,7 +178,7 @@ impl Config {
     ///
     /// A `url` that matches no profile is an error rather than a fall-through to the default: handing a token for
     /// one host to a request for another would leak it (docs/configuration.md).
-    pub fn choose(&self, name: Option<&str>, url: Option<&str>, env: &Env) -> Result<&Profile> {
+    pub(crate) fn choose(&self, name: Option<&str>, url: Option<&str>, env: &Env) -> Result<&Profile> {
         if let Some(name) = name {
             return self.profiles.get(name).ok_or_else(|| self.unknown(format!("no profile named {name:?}")));
         }
@@ -424,7 +197,7 @@ impl Config {
     }
 
     /// The profile whose `match` prefix covers `url` most specifically; on a tie, the first by name.
-    pub fn by_url(&self, url: &str) -> Option<&Profile> {
+    pub(crate) fn by_url(&self, url: &str) -> Option<&Profile> {
         let url = reqwest::Url::parse(url).ok()?;
         let scored = self
             .profiles
@@ -447,7 +220,7 @@ impl Config {
 
 impl Profile {
     /// True when one of the profile's `match` prefixes covers `url`.
-    pub fn covers(&self, url: &str) -> bool {
+    pub(crate) fn covers(&self, url: &str) -> bool {
         reqwest::Url::parse(url).is_ok_and(|u| self.matches.iter().any(|m| prefix_score(m, &u).is_some()))
     }
 }

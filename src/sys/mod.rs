@@ -1,11 +1,18 @@
-//! Small facts from the operating system (random bytes, the host name) and process hardening.
+//! The operating system: small facts (random bytes, the host name) and process hardening here; files opened
+//! without surprises (`fs`), child processes (`child`), the terminal (`tty`) and what a signal must undo
+//! (`cleanup`) beside it.
+
+pub(crate) mod child;
+pub(crate) mod cleanup;
+pub(crate) mod fs;
+pub(crate) mod tty;
 
 use crate::error::{Error, Result};
 
 /// `n` random bytes from the kernel (ring's `SystemRandom`: getrandom(2)), as lower-case hex. There is no fallback:
 /// these bytes become the OAuth `state`, the PKCE verifier and nonces, and time-and-pid bytes would be guessable
 /// (issue #10), so a failing source is an error.
-pub fn random_hex(n: usize) -> Result<String> {
+pub(crate) fn random_hex(n: usize) -> Result<String> {
     fill_hex(n, |bytes| ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes))
 }
 
@@ -20,7 +27,7 @@ fn fill_hex(n: usize, fill: impl FnOnce(&mut [u8]) -> Result<(), ring::error::Un
 }
 
 /// This machine's host name, reduced to letters, digits and '-' (it goes into GoodData token ids).
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .unwrap_or_default();
@@ -31,7 +38,7 @@ pub fn hostname() -> String {
 /// Makes this process non-dumpable, as ssh-agent does: no core dump can spill a secret, and other processes of the
 /// same user cannot ptrace it or read its memory through /proc. A program started by `tokenfob exec` is dumpable
 /// again (execve resets the flag), so its own debugging is not affected.
-pub fn harden() {
+pub(crate) fn harden() {
     // SAFETY: prctl with PR_SET_DUMPABLE takes plain integers and touches only this process.
     #[cfg(target_os = "linux")]
     unsafe {

@@ -15,37 +15,72 @@
 
 use std::io::Read;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use reqwest::blocking::Client;
 use time::OffsetDateTime;
 
-use crate::config::NetOptions;
 use crate::environment::Env;
 use crate::error::{Error, Result};
-use crate::reply::Answer;
 use crate::secret::Secret;
 
+/// Network settings of one profile.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NetOptions {
+    /// Extra PEM roots trusted besides the operating system's.
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Allow `http://` to non-loopback hosts.
+    pub(crate) allow_http: bool,
+    /// Connect timeout (default 10 s).
+    pub(crate) connect_timeout: Duration,
+    /// Whole-request timeout (default 30 s).
+    pub(crate) timeout: Duration,
+}
+
+/// An HTTP answer, stripped of transport details.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Answer {
+    /// The status code.
+    pub(crate) status: u16,
+    /// Headers with lower-case names (values that are not UTF-8 are dropped).
+    pub(crate) headers: Vec<(String, String)>,
+    /// The body (at most 1 MiB; longer bodies are refused before this point).
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    /// The first value of header `name` (case-insensitive).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
 /// The largest answer body read; longer ones are a server error.
-pub const MAX_BODY: usize = 1 << 20;
+pub(crate) const MAX_BODY: usize = 1 << 20;
 
 /// One request to send; header values and the body may hold secrets.
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     /// GET, POST, DELETE, ...
-    pub method: reqwest::Method,
+    pub(crate) method: reqwest::Method,
     /// Where to.
-    pub url: Url,
+    pub(crate) url: Url,
     /// Header names and values.
-    pub headers: Vec<(String, Secret)>,
+    pub(crate) headers: Vec<(String, Secret)>,
     /// The body, if any.
-    pub body: Option<Secret>,
+    pub(crate) body: Option<Secret>,
     /// Whether a header or the body holds a secret (then no plain-http hop to a proxy is allowed).
-    pub carries_secret: bool,
+    pub(crate) carries_secret: bool,
 }
 
 /// Lazily built HTTP clients for one profile's settings, one per route (https or not, which proxy).
-pub struct Http<'a> {
+pub(crate) struct Http<'a> {
     net: &'a NetOptions,
     proxies: Proxies,
     clients: Vec<(Route, Client)>,
@@ -60,13 +95,13 @@ struct Route {
 
 impl<'a> Http<'a> {
     /// A client that does nothing until the first request; proxies come from `env`.
-    pub fn new(net: &'a NetOptions, env: &Env) -> Http<'a> {
+    pub(crate) fn new(net: &'a NetOptions, env: &Env) -> Http<'a> {
         Http { net, proxies: Proxies::from_env(env), clients: Vec::new() }
     }
 
     /// Sends `req`; `what` names the step in errors ("logging in to profile od"). Returns the answer and when the
     /// request was sent.
-    pub fn send(&mut self, req: Outgoing, what: &str) -> Result<(Answer, OffsetDateTime)> {
+    pub(crate) fn send(&mut self, req: Outgoing, what: &str) -> Result<(Answer, OffsetDateTime)> {
         check_scheme(&req.url, self.net.allow_http)?;
         let url_text = redacted(&req.url);
         let route = self.route(&req, what)?;
@@ -207,7 +242,7 @@ fn build_client(net: &NetOptions, route: &Route) -> Result<Client> {
         builder = builder.tls_backend_preconfigured(tls);
     } else if let Some(path) = &net.ca_file {
         // A regular file only (a FIFO would hang, a device would be read forever), of a bundle's size at most.
-        let (pem, _) = crate::paths::read_regular(path, 16 << 20)
+        let (pem, _) = crate::sys::fs::read_regular(path, 16 << 20)
             .map_err(|e| Error::Config(format!("reading ca_file {}: {e}", path.display())))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| Error::Config(format!("ca_file {}: not a PEM certificate bundle: {e}", path.display())))?;
@@ -230,7 +265,7 @@ fn check_scheme(url: &Url, allow_http: bool) -> Result<()> {
 }
 
 /// True for `localhost`, 127.0.0.0/8 and ::1.
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -240,7 +275,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// The URL without user info or query (which may carry secrets), for messages.
-pub fn redacted(url: &Url) -> String {
+pub(crate) fn redacted(url: &Url) -> String {
     let mut url = url.clone();
     let _ = url.set_username("");
     let _ = url.set_password(None);

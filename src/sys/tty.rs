@@ -9,20 +9,20 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 
 /// An open `/dev/tty`.
-pub struct Tty {
+pub(crate) struct Tty {
     file: File,
 }
 
 impl Tty {
     /// Opens the controlling terminal, or `None` when there is none.
-    pub fn open() -> Option<Tty> {
+    pub(crate) fn open() -> Option<Tty> {
         let file = OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
         // SAFETY: isatty only inspects the descriptor we own.
         (unsafe { libc::isatty(file.as_raw_fd()) } == 1).then_some(Tty { file })
     }
 
     /// Shows `prompt`, reads one line with echo off, and returns it without the newline.
-    pub fn read_hidden(&mut self, prompt: &str) -> io::Result<String> {
+    pub(crate) fn read_hidden(&mut self, prompt: &str) -> io::Result<String> {
         self.file.write_all(prompt.as_bytes())?;
         self.file.flush()?;
         let fd = self.file.as_raw_fd();
@@ -34,7 +34,7 @@ impl Tty {
             quiet.c_lflag &= !libc::ECHO;
             quiet.c_lflag |= libc::ECHONL;
             // A signal while echo is off must not leave the terminal silent (see `cleanup`).
-            crate::cleanup::guard_tty(fd, saved);
+            crate::sys::cleanup::guard_tty(fd, saved);
             // SAFETY: as above; the settings are restored below.
             unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) };
         }
@@ -43,7 +43,7 @@ impl Tty {
         if have_termios {
             // SAFETY: restores what tcgetattr returned.
             unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
-            crate::cleanup::release_tty();
+            crate::sys::cleanup::release_tty();
         }
         read?;
         let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
@@ -59,5 +59,12 @@ impl Write for Tty {
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
+    }
+}
+/// Writes `text` to the terminal (never stdout); used for prompts and device-code instructions.
+pub(crate) fn say_on_tty(text: &str) -> bool {
+    match crate::sys::tty::Tty::open() {
+        Some(mut tty) => tty.write_all(text.as_bytes()).is_ok(),
+        None => false,
     }
 }

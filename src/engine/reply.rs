@@ -9,36 +9,26 @@
 use time::OffsetDateTime;
 
 use crate::clock;
+use crate::net::http::Answer;
 use crate::recipe::ReplySpec;
 use crate::secret::Secret;
 
-/// An HTTP answer, stripped of transport details.
-#[derive(Debug, Clone, Default)]
-pub struct Answer {
-    /// The status code.
-    pub status: u16,
-    /// Headers with lower-case names (values that are not UTF-8 are dropped).
-    pub headers: Vec<(String, String)>,
-    /// The body (at most 1 MiB; longer bodies are refused before this point).
-    pub body: Vec<u8>,
-}
-
 /// What a good answer yields.
 #[derive(Debug)]
-pub struct Issued {
+pub(crate) struct Issued {
     /// The bearer token.
-    pub token: Secret,
+    pub(crate) token: Secret,
     /// When it expires; `None` for never.
-    pub expires_at: Option<OffsetDateTime>,
+    pub(crate) expires_at: Option<OffsetDateTime>,
     /// A refresh token, if the answer has one.
-    pub refresh_token: Option<Secret>,
+    pub(crate) refresh_token: Option<Secret>,
     /// When the refresh token expires, if the answer says.
-    pub refresh_expires_at: Option<OffsetDateTime>,
+    pub(crate) refresh_expires_at: Option<OffsetDateTime>,
 }
 
 /// Why an answer yields no token.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The server refused the credentials (401, 403, or a false success flag); carries its message.
     Rejected(String),
     /// Anything else: wrong status, missing or malformed token; carries a description.
@@ -46,17 +36,8 @@ pub enum Failure {
 }
 
 impl Answer {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_slice(&self.body).ok()
-    }
-
     /// A one-line description of a failed answer: the status and the server's message, if it has one.
-    pub fn describe(&self, spec: &ReplySpec) -> String {
+    pub(crate) fn describe(&self, spec: &ReplySpec) -> String {
         let mut text = format!("HTTP {}", self.status);
         if (300..400).contains(&self.status) {
             let to = self.header("location").unwrap_or("?");
@@ -77,14 +58,14 @@ impl Answer {
     }
 
     /// The error code at the recipe's `error_pointer` (OAuth 2.0's `error`), if any.
-    pub fn error_code(&self, spec: &ReplySpec) -> Option<String> {
+    pub(crate) fn error_code(&self, spec: &ReplySpec) -> Option<String> {
         let pointer = spec.error_pointer.as_deref()?;
         self.json()?.pointer(pointer)?.as_str().map(str::to_owned)
     }
 
     /// The server's own message, from the recipe's pointer or the usual fields, after its error code if it has one
     /// (`invalid_grant: refresh token expired`).
-    pub fn message(&self, spec: &ReplySpec) -> Option<String> {
+    pub(crate) fn message(&self, spec: &ReplySpec) -> Option<String> {
         match (self.error_code(spec).map(|c| clean(&c)), self.plain_message(spec)) {
             (Some(code), Some(m)) if m != code => Some(format!("{code}: {m}")),
             (Some(code), _) => Some(code),
@@ -110,16 +91,16 @@ impl Answer {
 
 /// Makes text from a server one printable line. It does not shorten: secrets are redacted from the whole text
 /// first, and [`shorten`] cuts after that (cutting first could leave the start of a secret to be shown, issue #10).
-pub fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     line.trim().to_owned()
 }
 
 /// The longest server message shown, in characters.
-pub const MAX_MESSAGE: usize = 200;
+pub(crate) const MAX_MESSAGE: usize = 200;
 
 /// Cuts a (redacted) message to [`MAX_MESSAGE`] characters, marking the cut.
-pub fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     match text.char_indices().nth(MAX_MESSAGE) {
         Some((at, _)) => format!("{}...", &text[..at]),
         None => text.to_owned(),
@@ -128,7 +109,7 @@ pub fn shorten(text: &str) -> String {
 
 /// Reads a login or refresh answer. `sent_at` is when the request left (lifetimes count from then, which is immune
 /// to clock skew between us and the server); `lifetime` applies when nothing else gives the expiry.
-pub fn parse(
+pub(crate) fn parse(
     spec: &ReplySpec,
     lifetime: Option<std::time::Duration>,
     answer: &Answer,

@@ -1,0 +1,307 @@
+//! Getting a token for a profile: serve the cache, or renew under the lock.
+//!
+//! The path every face shares. [`peek`] is its fast start: a plain `get` or `kubectl` is answered from a fresh
+//! cache entry made with the configuration file exactly as it is now, without parsing that file. A fresh cached
+//! token is returned without locking. Otherwise the broker takes the
+//! profile's lock, reads the cache again (another process may have renewed it while we waited, which is how 50
+//! parallel callers cause one login), and only then refreshes or logs in and writes the new entry. A renewal that
+//! fails still serves a cached token that has not expired (it is only inside its margin), with a warning, unless
+//! the caller asked for a minimum validity (`--min-valid`) that the token cannot meet. A cache that cannot be
+//! written (read-only or full disk) degrades to no cache, with a warning; except for recipes whose tokens never
+//! expire and can be revoked (GoodData's API tokens): those are revoked before they are forgotten, and never minted
+//! when the cache cannot keep them, since a token left behind would stay valid forever (issue #10).
+//!
+//! Beside it: `renew` (refresh or log in under the lock, and keep the result), `lasting` (tokens that never expire
+//! and can be revoked) and `served` (what is handed out).
+
+mod lasting;
+mod renew;
+mod served;
+
+pub(crate) use served::{Served, Status};
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use self::lasting::{lasting, mints_lasting};
+use self::served::served;
+use crate::engine::Engine;
+use crate::engine::secrets::Resolver;
+use crate::environment::Env;
+use crate::error::{Error, Result};
+use crate::fileid::ConfigStamp;
+use crate::profile::{Profile, Source};
+use crate::recipe;
+use crate::secret::Secret;
+use crate::store::{Cache, Entry, Lock};
+use crate::token::{self, Need, Stale};
+
+/// Serves tokens from one cache directory.
+pub(crate) struct Broker<'a> {
+    /// For secret sources.
+    pub(crate) env: &'a Env,
+    /// The cache.
+    pub(crate) cache: Cache,
+    /// Whether a secret may be typed in.
+    pub(crate) may_prompt: bool,
+    /// How long to wait for another process's renewal.
+    pub(crate) lock_timeout: Duration,
+    /// The configuration file's identity, recorded in every entry this broker writes.
+    pub(crate) config_stamp: Option<crate::fileid::ConfigStamp>,
+}
+
+/// The cached token of `profile`, without the configuration's parser: served when the entry was made with the
+/// configuration file as it is now (the same path, mode and bytes, so any edit is seen: issue #10) and is fresh by
+/// [`Entry::fresh`] with the refresh margin that configuration gave it. `None` (any doubt) means: take the full
+/// path. A configuration that draws a warning is never stamped, so its warning is never skipped.
+pub(crate) fn peek(profile: &str, env: &Env, now: OffsetDateTime) -> Option<Served> {
+    let config = crate::store::paths::config_file(None, env).ok()?;
+    let stamp = ConfigStamp::of(&config)?;
+    let entry = Cache::new(crate::store::paths::cache_dir(env).ok()?).read(profile).ok()??;
+    if entry.config.as_ref() != Some(&stamp) {
+        return None;
+    }
+    // An absurd margin (a damaged or forged entry) is a miss: the full path uses the configuration's own.
+    let margin = Some(Duration::from_millis(entry.margin_ms?)).filter(|m| *m <= crate::duration::MAX)?;
+    entry.fresh(now, Need::margin(margin)).ok()?;
+    served(profile, entry, margin).ok()
+}
+
+/// The digest of a profile's settings that decides whose token a cache entry holds.
+pub(crate) fn fingerprint(profile: &Profile) -> String {
+    match &profile.source {
+        Source::Recipe(r) => format!("{}-{}", profile.kind.name(), r.fingerprint()),
+        Source::Command { argv, lifetime } => recipe::fingerprint_of(&format!("command|{argv:?}|{lifetime:?}")),
+        Source::Static(_) => String::new(),
+    }
+}
+
+impl Broker<'_> {
+    fn resolver<'b>(&'b self, profile: &'b Profile) -> Resolver<'b> {
+        Resolver { env: self.env, may_prompt: self.may_prompt, profile: &profile.name, timeout: profile.net.timeout }
+    }
+
+    /// A token valid for at least the profile's margin (or `min_valid`, if longer), renewing only when needed.
+    /// The margin is capped at half the token's lifetime, and so is `min_valid` when the tokens live shorter than it
+    /// (`token::effective_margin`); a served token that expires within `min_valid` comes with a warning.
+    pub(crate) fn get(&self, profile: &Profile, min_valid: Option<Duration>, now: OffsetDateTime) -> Result<Served> {
+        let need = Need { margin: profile.refresh_margin, min_valid: min_valid.unwrap_or_default() };
+        if let Source::Static(source) = &profile.source {
+            let token = self.resolver(profile).resolve(source, "token")?;
+            return Served::new(&profile.name, token, None);
+        }
+        let fp = fingerprint(profile);
+        let cached = self.read(profile, &fp)?;
+        let stale = match &cached {
+            Some(entry) => match entry.fresh(now, need) {
+                Ok(()) => return serve(profile, entry.clone(), min_valid, now),
+                Err(why) => why,
+            },
+            None => Stale::Missing,
+        };
+        crate::log::debug(format_args!("profile {}: {stale}; taking the lock", profile.name));
+        let lock = self.lock(profile);
+        // The wait for the lock can be long (up to the lock timeout): what follows is judged at the time it ends.
+        let now = later(now);
+        let lock = match lock {
+            Ok(lock) => lock,
+            Err(e) => return ride_out(profile, cached, e, min_valid, now),
+        };
+        let current = self.read(profile, &fp)?;
+        // Another process may have renewed while we waited: its token is served if it has not expired, even when
+        // it is short-lived, so that N callers cause one renewal whatever the lifetime and the margin.
+        if let Some(entry) =
+            current.as_ref().filter(|e| e.fresh(now, need).is_ok() || renewed_meanwhile(cached.as_ref(), e, now))
+        {
+            crate::log::debug(format_args!("profile {}: renewed by another process meanwhile", profile.name));
+            return serve(profile, entry.clone(), min_valid, now);
+        }
+        self.renew(profile, fp, current, lock.as_ref(), min_valid, now)
+    }
+
+    /// A fresh login, whatever the cache holds. A cached token that never expires is revoked first.
+    pub(crate) fn login(&self, profile: &Profile, now: OffsetDateTime) -> Result<Served> {
+        if matches!(profile.source, Source::Static(_)) {
+            return self.get(profile, None, now);
+        }
+        let fp = fingerprint(profile);
+        let lock = self.lock(profile)?;
+        let current = self.read(profile, &fp)?;
+        if let (Some(entry), Some(lock)) = (&current, &lock)
+            && self.revoke_lasting(profile, entry, true)?
+        {
+            // Revoked: a login that fails now must not leave a dead token cached.
+            self.cache.remove(lock)?;
+        }
+        match self.obtain(profile, fp, None, lock.as_ref(), now, true) {
+            Ok(entry) => self.keep(profile, entry, lock.as_ref()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets the cached token; with `only`, only if the cache still holds exactly that token (a refresh token
+    /// is then kept, so the next `get` refreshes instead of logging in). True when something was forgotten.
+    /// A token that never expires is revoked first (a failure keeps it cached, so nothing is left behind).
+    pub(crate) fn erase(&self, profile: &Profile, only: Option<&Secret>) -> Result<bool> {
+        let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
+        let Some(mut entry) = self.cache.read(&profile.name)? else {
+            return Ok(false);
+        };
+        if only.is_some_and(|t| entry.token.as_ref() != Some(t)) {
+            return Ok(false);
+        }
+        let keep_refresh = only.is_some() && entry.refresh_token.is_some();
+        self.revoke_lasting(profile, &entry, !keep_refresh)?;
+        if keep_refresh {
+            entry.token = None;
+            return self.cache.write(&lock, &entry).map(|()| true);
+        }
+        self.cache.remove(&lock)
+    }
+
+    /// Revokes the token server-side where the kind can, then erases it. Returns (revoked, erased). When revoking
+    /// fails, the entry is kept so that a later `logout` can try again. An entry made with other settings is not
+    /// revoked, as in [`Broker::erase`]: its token and ids would go to whatever server the settings name now.
+    pub(crate) fn logout(&self, profile: &Profile) -> Result<(bool, bool)> {
+        let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
+        let entry = self.cache.read(&profile.name)?;
+        let revoked = match (&profile.source, &entry) {
+            (Source::Recipe(_), Some(entry)) if entry.token.is_some() && entry.fingerprint != fingerprint(profile) => {
+                crate::log::warn(format_args!(
+                    "profile {}: the cached token was made with other settings, so it is not revoked (its server may \
+                     not be the one the settings name now); revoke it there by hand if it still works",
+                    profile.name
+                ));
+                false
+            }
+            (Source::Recipe(recipe), Some(entry)) if entry.token.is_some() => {
+                Engine::new(recipe, profile, self.resolver(profile))
+                    .with_saved(&entry.vars)
+                    .logout(entry.token.as_ref(), entry.refresh_token.as_ref())?
+            }
+            _ => false,
+        };
+        Ok((revoked, self.cache.remove(&lock)?))
+    }
+
+    /// What the cache holds for `profile`.
+    pub(crate) fn status(&self, profile: &Profile, now: OffsetDateTime) -> Result<Status> {
+        let entry = self.read(profile, &fingerprint(profile))?;
+        let has_token = entry.as_ref().is_some_and(|e| e.token.is_some());
+        let expires_at = entry.as_ref().filter(|_| has_token).and_then(|e| e.expires_at);
+        Ok(Status {
+            profile: profile.name.clone(),
+            kind: profile.kind.name(),
+            cached: has_token,
+            fresh: entry.as_ref().is_some_and(|e| e.fresh(now, Need::margin(profile.refresh_margin)).is_ok()),
+            expires_at,
+            expires_in: expires_at.map(|at| (at - now).whole_seconds()),
+            refreshable: entry.as_ref().is_some_and(|e| e.can_refresh(now)),
+        })
+    }
+
+    /// The cached entry, if it was made with the profile's current settings.
+    fn read(&self, profile: &Profile, fingerprint: &str) -> Result<Option<Entry>> {
+        let Some(entry) = self.cache.read(&profile.name)? else { return Ok(None) };
+        if entry.fingerprint != fingerprint {
+            crate::log::debug(format_args!(
+                "profile {}: settings changed since the cached login; ignoring it",
+                profile.name
+            ));
+            if lasting(profile, &entry) {
+                // Not revoked: the settings that made it (its server, its credentials) are not known any more.
+                let id = entry.vars.get("token_id").map(|id| format!(" (id {id})")).unwrap_or_default();
+                crate::log::warn(format_args!(
+                    "profile {}: the cached token{id} was made with other settings and never expires; it is replaced \
+                     without being revoked: delete it on the server if it is still listed there",
+                    profile.name
+                ));
+            }
+            return Ok(None);
+        }
+        Ok(Some(entry))
+    }
+
+    /// The profile's lock, or `None` when the cache directory cannot hold one (then there is no cache at all),
+    /// unless the profile's tokens never expire: then no cache is an error, since a token minted now would be
+    /// forgotten and stay valid on the server forever.
+    fn lock(&self, profile: &Profile) -> Result<Option<Lock>> {
+        match self.cache.lock(&profile.name, self.lock_timeout) {
+            Ok(lock) => Ok(Some(lock)),
+            // A refused lock file or directory (not a regular file, not ours) is for the user to fix, not to work
+            // around by renewing without a lock.
+            Err(e @ (Error::LockTimeout { .. } | Error::Config(_))) => Err(e),
+            Err(e) if mints_lasting(profile) => Err(Error::Other(format!(
+                "{e}; not minting a token for profile {:?}: its tokens never expire, and one that cannot be cached \
+                 would be left valid on the server (fix the cache directory, or TOKENFOB_CACHE_DIR)",
+                profile.name
+            ))),
+            Err(e) => {
+                crate::log::warn(format_args!("{e}; going on without a cache"));
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// After a failed renewal, serves a cached token that has not expired yet, with the failure as a warning: a token
+/// that still works is better than none, and the warning says what to fix. Otherwise returns the error; also when
+/// the caller asked for `min_valid` and the token expires sooner (the caller asked for a guarantee).
+pub(super) fn ride_out(
+    profile: &Profile,
+    current: Option<Entry>,
+    err: Error,
+    min_valid: Option<Duration>,
+    now: OffsetDateTime,
+) -> Result<Served> {
+    let Some(entry) = current.filter(|e| e.fresh(now, Need::default()).is_ok()) else { return Err(err) };
+    if let (Some(asked), Some(left)) = (min_valid, token::remaining(entry.expires_at, now))
+        && left < asked
+    {
+        crate::log::warn(format_args!(
+            "profile {}: not serving the cached token: it expires in {}, sooner than the {} asked for \
+             (--min-valid, or min_valid in the JSON face), and renewing it failed",
+            profile.name,
+            crate::duration::human(left),
+            crate::duration::human(asked)
+        ));
+        return Err(err);
+    }
+    crate::log::warn(format_args!("{err}; serving the cached token, which has not expired yet"));
+    served(&profile.name, entry, profile.refresh_margin)
+}
+
+/// The clock now, or `since` if that is later (a caller may hand in a time of its own, as the tests do).
+pub(super) fn later(since: OffsetDateTime) -> OffsetDateTime {
+    crate::clock::now().max(since)
+}
+
+/// True when `after` holds a token that another process obtained since we read `before`, and it has not expired.
+fn renewed_meanwhile(before: Option<&Entry>, after: &Entry, now: OffsetDateTime) -> bool {
+    let changed = before.is_none_or(|b| b.token != after.token || b.obtained_at != after.obtained_at);
+    changed && after.fresh(now, Need::default()).is_ok()
+}
+
+/// Serves a cached token, warning when it expires sooner than the caller's `min_valid`.
+fn serve(profile: &Profile, entry: Entry, min_valid: Option<Duration>, now: OffsetDateTime) -> Result<Served> {
+    let served = served(&profile.name, entry, profile.refresh_margin)?;
+    warn_short(profile, &served, min_valid, now);
+    Ok(served)
+}
+
+/// The warning for a token that expires sooner than `min_valid` asked: the server's tokens live shorter, so
+/// renewing again would not help (and would cost a renewal per call).
+pub(super) fn warn_short(profile: &Profile, served: &Served, min_valid: Option<Duration>, now: OffsetDateTime) {
+    if let (Some(asked), Some(left)) = (min_valid, token::remaining(served.expires_at(), now))
+        && left < asked
+    {
+        crate::log::warn(format_args!(
+            "profile {}: the token expires in {}, sooner than --min-valid (min_valid) asked ({}): the server's \
+             tokens live too short, and a margin is capped at half a token's lifetime so as not to renew on every call",
+            profile.name,
+            crate::duration::human(left),
+            crate::duration::human(asked)
+        ));
+    }
+}

@@ -1,0 +1,71 @@
+//! The configuration file: read it (a regular file, bounded in size), stamp it, and parse its TOML into the
+//! [`schema`], with errors that name file, line and column and never repeat a value (it may be a secret).
+//!
+//! Checks across keys and profiles, and the choice of a profile, are `profile`'s: this module knows TOML only.
+
+pub(crate) mod schema;
+
+use std::path::Path;
+
+use crate::environment;
+use crate::error::{Error, Result};
+use crate::fileid::{ConfigStamp, MAX_CONFIG};
+pub(crate) use schema::*;
+
+/// The configuration file as read: where, its identity when read, its permission bits, and its tables.
+pub(crate) struct Document {
+    /// The file's identity, made from the very bytes parsed.
+    pub(crate) stamp: Option<ConfigStamp>,
+    /// Its permission bits.
+    pub(crate) mode: u32,
+    /// Its tables.
+    pub(crate) raw: RawConfig,
+}
+
+/// Reads and parses the configuration at `path`; its stamp is made from the very bytes parsed.
+pub(crate) fn read(path: &Path) -> Result<Document> {
+    let unreadable = |why: String| {
+        Error::Config(format!(
+            "reading configuration {}: {why} (create it, or point --config or {} at one; see docs/configuration.md)",
+            path.display(),
+            environment::CONFIG
+        ))
+    };
+    let (bytes, meta) = crate::sys::fs::read_regular(path, MAX_CONFIG).map_err(|e| unreadable(e.to_string()))?;
+    let stamp = ConfigStamp::new(path, &meta, &bytes);
+    let text = std::str::from_utf8(&bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
+    let raw = parse(text, path)?;
+    let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
+    Ok(Document { stamp, mode, raw })
+}
+
+/// Parses configuration text; `path` is only used in messages.
+pub(crate) fn parse(text: &str, path: &Path) -> Result<RawConfig> {
+    toml::from_str(text).map_err(|e| toml_error(&e, text, path))
+}
+
+/// One line: `file:line:col: message`, from a TOML error and its span.
+fn toml_error(err: &toml::de::Error, text: &str, path: &Path) -> Error {
+    let message = without_value(&err.message().trim().replace('\n', " "));
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            Error::Config(format!("{}:{line}:{column}: {message}", path.display()))
+        }
+        None => Error::Config(format!("{}: {message}", path.display())),
+    }
+}
+
+/// Drops the quoted value from "invalid type/value" messages: the value may be a secret typed in the wrong form
+/// (`password = 48151623`), and the line and column already say where it is.
+fn without_value(message: &str) -> String {
+    if !(message.starts_with("invalid type:") || message.starts_with("invalid value:")) {
+        return message.to_owned();
+    }
+    match message.find('`').and_then(|start| Some((start, start + 1 + message[start + 1..].find('`')?))) {
+        Some((start, end)) => format!("{}{}", message[..start].trim_end(), &message[end + 1..]),
+        None => message.to_owned(),
+    }
+}

@@ -1,0 +1,129 @@
+//! Where a secret comes from: resolving a [`SecretSource`] (a literal, an environment variable, the first line of a
+//! file, a command's output, or a prompt on the terminal) into a [`Secret`], bounded in size and time.
+
+use std::path::Path;
+use std::process::Command;
+
+use zeroize::Zeroizing;
+
+use crate::environment::Env;
+use crate::error::{Error, Result};
+use crate::secret::{Secret, SecretSource};
+
+/// The largest `{ file = ... }` secret file read (only its first line is used).
+const MAX_SECRET_FILE: u64 = 1 << 20;
+
+/// What resolving a secret may use: the environment, whether a prompt is allowed, and who asks.
+pub(crate) struct Resolver<'a> {
+    /// The environment for `{ env = ... }` and `~`.
+    pub(crate) env: &'a Env,
+    /// False under `--no-input` or `TOKENFOB_NO_INPUT=1`.
+    pub(crate) may_prompt: bool,
+    /// The profile, named in errors.
+    pub(crate) profile: &'a str,
+    /// How long a `{ command = ... }` may run (the profile's `timeout`).
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl Resolver<'_> {
+    /// Reads the secret that `source` points at; `what` names it in errors ("password").
+    pub(crate) fn resolve(&self, source: &SecretSource, what: &str) -> Result<Secret> {
+        let fail = |why: String| Error::Config(format!("reading the {what} of profile {:?}: {why}", self.profile));
+        match source {
+            SecretSource::Literal(s) => Ok(s.clone()),
+            SecretSource::Env(var) => match self.env.get(var) {
+                Some(v) => Ok(Secret::new(v.to_owned())),
+                None => Err(fail(format!("environment variable {var} is not set (export it, or change the source)"))),
+            },
+            SecretSource::File(path) => {
+                let path = expand_home(path, self.env);
+                // Never blocks on a FIFO or reads a device: only a regular file, at most 1 MiB (issue #10).
+                let (bytes, _) = crate::sys::fs::read_regular(Path::new(&path), MAX_SECRET_FILE)
+                    .map_err(|e| fail(format!("{path}: {e}")))?;
+                let bytes = Zeroizing::new(bytes);
+                let text = std::str::from_utf8(&bytes).map_err(|_| fail(format!("{path}: it is not UTF-8 text")))?;
+                let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+                if line.is_empty() {
+                    return Err(fail(format!("{path}: the first line is empty")));
+                }
+                Ok(Secret::new(line.to_owned()))
+            }
+            SecretSource::Command(cmd) => run_command(cmd, self.timeout).map_err(fail),
+            SecretSource::Prompt(label) => self.prompt(label, what),
+        }
+    }
+
+    fn prompt(&self, label: &str, what: &str) -> Result<Secret> {
+        let needs = |why: &str| Error::InteractionRequired {
+            what: format!("asking for the {what} of profile {:?}", self.profile),
+            why: why.to_owned(),
+            profile: self.profile.to_owned(),
+        };
+        if !self.may_prompt {
+            return Err(needs("prompting is turned off (--no-input or TOKENFOB_NO_INPUT)"));
+        }
+        let mut tty = crate::sys::tty::Tty::open().ok_or_else(|| needs("there is no terminal"))?;
+        let line =
+            tty.read_hidden(&format!("{label}: ")).map_err(|e| Error::Other(format!("reading /dev/tty: {e}")))?;
+        Ok(Secret::new(line))
+    }
+}
+
+/// The most a `{ command = ... }` may print.
+const MAX_SECRET_OUTPUT: usize = 64 * 1024;
+
+/// Runs `cmd` with `sh -c` (bounded by `timeout`, see [`crate::child`]) and returns its trimmed standard output.
+fn run_command(cmd: &str, timeout: std::time::Duration) -> Result<Secret, String> {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(cmd);
+    let out = crate::sys::child::output(command, timeout, MAX_SECRET_OUTPUT).map_err(|e| format!("`{cmd}` {e}"))?;
+    let text = std::str::from_utf8(&out).map_err(|_| format!("`{cmd}` printed something that is not UTF-8"))?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("`{cmd}` printed nothing"));
+    }
+    Ok(Secret::new(value.to_owned()))
+}
+
+/// Expands a leading `~/` with `$HOME`.
+pub(crate) fn expand_home(path: &str, env: &Env) -> String {
+    match (path.strip_prefix("~/"), env.get("HOME")) {
+        (Some(rest), Some(home)) => format!("{}/{rest}", home.trim_end_matches('/')),
+        _ => path.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolver(env: &Env) -> Resolver<'_> {
+        Resolver { env, may_prompt: false, profile: "p", timeout: std::time::Duration::from_secs(5) }
+    }
+
+    #[test]
+    fn resolves_env_file_and_command() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "first\nsecond\n").unwrap();
+        let home = dir.path().to_str().unwrap();
+        let env = Env::from_pairs([("PW", "from-env"), ("HOME", home)]);
+        let r = resolver(&env);
+        assert_eq!(r.resolve(&SecretSource::Env("PW".into()), "password").unwrap().expose(), "from-env");
+        assert_eq!(r.resolve(&SecretSource::File("~/pw".into()), "password").unwrap().expose(), "first");
+        let cmd = SecretSource::Command("printf '  out \\n'".into());
+        assert_eq!(r.resolve(&cmd, "password").unwrap().expose(), "out");
+    }
+
+    #[test]
+    fn failures_are_clear_errors() {
+        let env = Env::default();
+        let r = resolver(&env);
+        let e = r.resolve(&SecretSource::Env("NOPE".into()), "password").unwrap_err();
+        assert!(e.to_string().contains("NOPE is not set"), "{e}");
+        let e = r.resolve(&SecretSource::Command("exit 3".into()), "password").unwrap_err();
+        assert!(e.to_string().contains("failed"), "{e}");
+        let e = r.resolve(&SecretSource::Prompt("P".into()), "password").unwrap_err();
+        assert_eq!(e.code(), "interaction_required");
+        assert!(e.to_string().contains("tokenfob login p"), "{e}");
+    }
+}
