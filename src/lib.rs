@@ -17,7 +17,6 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod duration;
-pub mod emulator;
 pub mod environment;
 pub mod error;
 pub mod faces;
