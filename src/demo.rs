@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::emulator::Emulator;
+use tokenfob_emulator::{Emulator, seed_config};
+
 use crate::environment::Env;
 use crate::error::{Error, Result};
 
@@ -114,36 +115,4 @@ fn run_step(env: &Env, exe: &Path, dir: &Path, config: &Path, args: &[&str]) -> 
 fn shorten(token: &str) -> String {
     let head: String = token.chars().take(16).collect();
     format!("{head}... ({} chars)", token.len())
-}
-
-/// The issue's example configuration of the three seed systems, pointed at an emulator at `url`; passwords come
-/// from `OD_PASSWORD`, `ACME_PASSWORD` and `GDC_API_TOKEN`. The demo and the test suite both use it.
-pub fn seed_config(url: &str) -> String {
-    format!(
-        r#"default_profile = "od"
-
-[profiles.od]
-kind = "onedata"
-url = "{url}"
-username = "{od_user}"
-password = {{ env = "OD_PASSWORD" }}
-
-[profiles.acme]
-kind = "session"
-login_url = "{url}/rest/v1/login"
-refresh_url = "{url}/rest/v1/refresh"
-username = "{session_user}"
-password = {{ env = "ACME_PASSWORD" }}
-account_id = 42
-
-[profiles.gd]
-kind = "gooddata"
-url = "{url}"
-bootstrap_token = {{ env = "GDC_API_TOKEN" }}
-user_id = "{gd_user}"
-"#,
-        gd_user = crate::emulator::GD_USER_ID,
-        od_user = crate::emulator::OD_USER,
-        session_user = crate::emulator::SESSION_USER,
-    )
 }

@@ -13,7 +13,6 @@ mod clock;
 mod config;
 mod demo;
 mod duration;
-mod emulator;
 mod engine;
 mod environment;
 mod error;

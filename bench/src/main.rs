@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokenfob::emulator::Emulator;
+use tokenfob_emulator::Emulator;
+use tokenfob_emulator::util::rfc3339;
 
 const PASSWORD: &str = "bench-password";
 
@@ -115,7 +116,7 @@ fn run(opts: &Options, dir: &Path, root: &Path, quick: bool) {
 
     println!("# tokenfob benchmark{}", if quick { " (quick mode: numbers are indicative only)" } else { "" });
     println!();
-    println!("- date: {}", tokenfob::clock::rfc3339(tokenfob::clock::now()));
+    println!("- date: {}", rfc3339(now()));
     println!("- commit: {}", git_commit(root));
     println!("- machine: {}", machine());
     println!("- tokenfob under test: {} (run as an installed copy)", opts.tokenfob.built.display());
@@ -189,7 +190,7 @@ fn run(opts: &Options, dir: &Path, root: &Path, quick: bool) {
 fn write_config(dir: &Path, url: &str) {
     let config = format!(
         "[profiles.od]\nkind = \"onedata\"\nurl = \"{url}\"\nusername = \"{}\"\npassword = {{ env = \"OD_PASSWORD\" }}\n",
-        tokenfob::emulator::OD_USER
+        tokenfob_emulator::OD_USER
     );
     std::fs::create_dir_all(dir.join(".config/tokenfob")).unwrap();
     std::fs::write(dir.join(".config/tokenfob/config.toml"), config).unwrap();
@@ -333,7 +334,7 @@ fn plant_gke_cache(dir: &Path, token: &str) {
          users:\n- name: bench\n  user: {}\n",
     )
     .unwrap();
-    let expiry = tokenfob::clock::rfc3339(tokenfob::clock::now() + Duration::from_secs(3600));
+    let expiry = rfc3339(now() + Duration::from_secs(3600));
     let entry = format!(
         "{{\"current_context\":\"bench\",\"access_token\":\"{token}\",\"token_expiry\":\"{expiry}\",\"extra_args\":\"\"}}"
     );
@@ -527,7 +528,7 @@ fn cold_path(opts: &Options, dir: &Path, emu: &Emulator) {
 /// The login request over a plain socket: what the server costs, without tokenfob.
 fn raw_login(emu: &Emulator) -> f64 {
     let addr = emu.url().trim_start_matches("http://").to_owned();
-    let body = format!("{{\"username\":\"{}\",\"password\":\"{PASSWORD}\"}}", tokenfob::emulator::OD_USER);
+    let body = format!("{{\"username\":\"{}\",\"password\":\"{PASSWORD}\"}}", tokenfob_emulator::OD_USER);
     let started = Instant::now();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     write!(s, "POST /api/v1/users/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
@@ -589,6 +590,12 @@ fn hot_section(binary: &Path) -> String {
         Some(bytes) => format!("hit-path code placed together (.text.hot): {} KiB", bytes / 1024),
         None => "no .text.hot section: a build without .cargo/hot-path.ld".into(),
     }
+}
+
+/// The time, in whole seconds (as tokenfob keeps it).
+fn now() -> time::OffsetDateTime {
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
 }
 
 fn which(name: &str) -> Option<PathBuf> {

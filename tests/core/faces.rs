@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use serde_json::{Value, json};
+use tokenfob_emulator::util;
 
 use crate::support::{Protocol, Sandbox};
 
@@ -41,7 +42,7 @@ fn profiles_are_chosen_by_argument_url_environment_default_and_uniqueness() {
     assert!(acme.starts_with("sess"), "{acme}");
     s.run(&["get", "--url", "https://nowhere.example/"]).fails(2, "no profile's `match` covers");
     let od = s.get(&[]);
-    assert!(s.emu.state().valid.contains(&od) && tokenfob::jwt::exp(&od).is_some(), "default_profile is od");
+    assert!(s.emu.state().valid.contains(&od) && util::jwt_exp(&od).is_some(), "default_profile is od");
     s.set_env("TOKENFOB_PROFILE", "acme2");
     assert_eq!(s.get(&[]), "static-token-two");
     s.run(&["get", "nope"]).fails(2, "acme, acme2, gd, od");

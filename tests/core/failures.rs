@@ -1,6 +1,6 @@
 //! Failures: each has its exit code and message, and a cached entry survives it.
 
-use tokenfob::emulator::Fault;
+use tokenfob_emulator::Fault;
 
 use crate::support::server::{Response, Server, Tls, tunnel_proxy};
 use crate::support::{Sandbox, closed_port};
@@ -97,10 +97,9 @@ fn a_failing_command_is_a_clear_error() {
 /// in the sandbox.
 fn https_token_server(s: &Sandbox, token: &'static str) -> (Server, std::path::PathBuf) {
     let tls = Tls::new();
-    let server = Server::start(
-        Some(tls.config.clone()),
-        std::sync::Arc::new(move |_| Response::json(200, &format!(r#"{{"token":"{token}"}}"#))),
-    );
+    let server =
+        Server::start_tls(tls.config.clone(), move |_| Response::json(200, &format!(r#"{{"token":"{token}"}}"#)))
+            .unwrap();
     s.secret(token);
     let ca = s.dir.path().join("ca.pem");
     std::fs::write(&ca, &tls.ca_pem).unwrap();
@@ -119,10 +118,10 @@ fn https_profile(port: u16, extra: &str) -> String {
 fn https_logins_verify_the_server_and_trust_ca_file() {
     let s = Sandbox::new();
     let (server, ca) = https_token_server(&s, "tls-token-0451");
-    s.write_config(&https_profile(server.port, ""));
+    s.write_config(&https_profile(server.port(), ""));
     s.run(&["get", "t"]).fails(4, "cannot reach").fails(4, "certificate");
     assert_eq!(server.count(), 0, "no request went to an unverified server");
-    s.write_config(&https_profile(server.port, &format!("ca_file = \"{}\"", ca.display())));
+    s.write_config(&https_profile(server.port(), &format!("ca_file = \"{}\"", ca.display())));
     assert_eq!(s.get(&["t"]), "tls-token-0451");
     assert_eq!(server.count(), 1);
 }
@@ -133,15 +132,13 @@ fn proxy_variables_are_honoured_except_for_loopback() {
     // A forward proxy sees a request in absolute form and answers for the server behind it.
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = std::sync::Arc::clone(&seen);
-    let proxy = Server::start(
-        None,
-        std::sync::Arc::new(move |req| {
-            log.lock().unwrap().push(req.path.clone());
-            let mut r = Response::json(200, "{}");
-            r.headers.push(("Authorization".into(), "Bearer via-proxy-3c1".into()));
-            r
-        }),
-    );
+    let proxy = Server::start(move |req| {
+        log.lock().unwrap().push(req.path.clone());
+        let mut r = Response::json(200, "{}");
+        r.headers.push(("Authorization".into(), "Bearer via-proxy-3c1".into()));
+        r
+    })
+    .unwrap();
     s.set_env("HTTP_PROXY", &proxy.url());
     // Issue #10: a loopback target never goes through a proxy (the proxy would see the password in clear).
     s.get(&["od"]);
@@ -165,12 +162,15 @@ fn https_goes_through_the_proxy_as_a_connect_tunnel() {
     let s = Sandbox::new();
     let (server, ca) = https_token_server(&s, "tunnel-token-6d2");
     // A forward proxy that only tunnels: it sees the target's name and nothing of the login.
-    let (proxy_port, targets) = tunnel_proxy();
+    let (proxy, targets) = tunnel_proxy();
     // A name that is not loopback (loopback targets never use a proxy); the proxy knows it as 127.0.0.1.
-    let profile = https_profile(server.port, &format!("ca_file = \"{}\"", ca.display()));
+    let profile = https_profile(server.port(), &format!("ca_file = \"{}\"", ca.display()));
     s.write_config(&profile.replace("https://127.0.0.1", "https://proxied.tokenfob.test"));
-    s.set_env("HTTPS_PROXY", &format!("http://127.0.0.1:{proxy_port}"));
+    s.set_env("HTTPS_PROXY", &format!("http://127.0.0.1:{}", proxy.port()));
     assert_eq!(s.get(&["t"]), "tunnel-token-6d2");
-    assert_eq!(targets.lock().unwrap().as_slice(), [format!("CONNECT proxied.tokenfob.test:{} HTTP/1.1", server.port)]);
+    assert_eq!(
+        targets.lock().unwrap().as_slice(),
+        [format!("CONNECT proxied.tokenfob.test:{} HTTP/1.1", server.port())]
+    );
     assert_eq!(server.count(), 1, "the login reached the server through the tunnel");
 }

@@ -1,6 +1,8 @@
 //! Each seed system written out as a `kind = "http"` recipe behaves as its preset does (docs/configuration.md
 //! shows the same recipes).
 
+use tokenfob_emulator::util;
+
 use crate::support::Sandbox;
 
 fn recipes(url: &str) -> String {
@@ -75,11 +77,8 @@ fn onedata_as_a_recipe() {
     let token = s.get(&["od"]);
     assert_eq!(s.get(&["od"]), token);
     assert_eq!(s.emu.count("od.login"), 1);
-    let exp = tokenfob::jwt::exp(&token).unwrap();
-    assert_eq!(
-        tokenfob::clock::parse_rfc3339(s.entry("od")["expires_at"].as_str().unwrap()).unwrap().unix_timestamp(),
-        exp
-    );
+    let exp = util::jwt_exp(&token).unwrap();
+    assert_eq!(util::parse_rfc3339(s.entry("od")["expires_at"].as_str().unwrap()).unwrap().unix_timestamp(), exp);
     s.set_env("OD_PASSWORD", "bad-password-x");
     s.secret("bad-password-x");
     s.run(&["login", "od"]).fails(3, "Invalid username or password");

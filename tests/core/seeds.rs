@@ -1,5 +1,7 @@
 //! The three seed login systems end to end: login, cache hit, refresh, fallbacks, logout.
 
+use tokenfob_emulator::util;
+
 use crate::support::Sandbox;
 
 #[test]
@@ -8,8 +10,8 @@ fn onedata_logs_in_once_then_serves_the_cache() {
     let token = s.get(&["od"]);
     assert_eq!(s.emu.count("od.login"), 1);
     assert!(s.emu.state().valid.contains(&token), "the printed token is the one the server issued");
-    let exp = tokenfob::jwt::exp(&token).unwrap();
-    let cached_at = tokenfob::clock::parse_rfc3339(s.entry("od")["expires_at"].as_str().unwrap()).unwrap();
+    let exp = util::jwt_exp(&token).unwrap();
+    let cached_at = util::parse_rfc3339(s.entry("od")["expires_at"].as_str().unwrap()).unwrap();
     assert_eq!(cached_at.unix_timestamp(), exp, "expiry comes from the JWT exp claim");
     assert_eq!(s.get(&["od"]), token);
     assert_eq!(s.emu.count("od.login"), 1, "the second get made no request");
@@ -80,8 +82,8 @@ fn session_refreshes_inside_the_margin_and_with_min_valid() {
     // 20 minutes left of an hour: fresh for the 60 s margin, not for --min-valid 25m.
     let now = time::OffsetDateTime::now_utc();
     s.edit_entry("acme", |e| {
-        e["expires_at"] = tokenfob::clock::rfc3339(now + time::Duration::minutes(20)).into();
-        e["obtained_at"] = tokenfob::clock::rfc3339(now - time::Duration::minutes(40)).into();
+        e["expires_at"] = util::rfc3339(now + time::Duration::minutes(20)).into();
+        e["obtained_at"] = util::rfc3339(now - time::Duration::minutes(40)).into();
     });
     s.get(&["acme"]);
     assert_eq!(s.emu.count("session.refresh"), 1);

@@ -18,17 +18,15 @@ type Seen = Arc<Mutex<Vec<String>>>;
 fn hostile_git_server(header: String) -> (Server, Seen) {
     let seen: Seen = Arc::default();
     let log = Arc::clone(&seen);
-    let server = Server::start(
-        None,
-        Arc::new(move |req| {
-            if let Some(auth) = req.headers.get("authorization") {
-                log.lock().unwrap().push(auth.clone());
-            }
-            let mut r = Response::json(401, "{}");
-            r.headers.push(("WWW-Authenticate".into(), header.clone()));
-            r
-        }),
-    );
+    let server = Server::start(move |req| {
+        if let Some(auth) = req.headers.get("authorization") {
+            log.lock().unwrap().push(auth.clone());
+        }
+        let mut r = Response::json(401, "{}");
+        r.headers.push(("WWW-Authenticate".into(), header.clone()));
+        r
+    })
+    .unwrap();
     (server, seen)
 }
 
@@ -47,7 +45,7 @@ fn a_hostile_git_server_cannot_redirect_a_token_with_a_long_www_authenticate() {
     let prefix = "Bearer realm=\"x\", error=\"";
     let padding = "A".repeat(64 * 1024 - 10 - prefix.len());
     let (server, seen) = hostile_git_server(format!("{prefix}{padding}host={emu_host}"));
-    let remote = format!("http://127.0.0.1:{}/repo.git", server.port);
+    let remote = format!("http://127.0.0.1:{}/repo.git", server.port());
     let mut git = s.tool_command("git");
     git.args(["-c", "credential.helper=", "-c", "credential.helper=!tokenfob git-credential", "clone", "-q", &remote])
         .arg(s.dir.path().join("clone"))
@@ -266,14 +264,12 @@ fn the_protocol_loop_sees_a_same_size_in_place_edit_within_one_tick() {
 /// A server that answers `/r` with 401 to the first request and 200 with `good body` after, whatever the token.
 fn once_401_server() -> Server {
     let calls = Arc::new(Mutex::new(0));
-    Server::start(
-        None,
-        Arc::new(move |_req| {
-            let mut n = calls.lock().unwrap();
-            *n += 1;
-            if *n == 1 { Response::json(401, "{\"error\":\"old token\"}") } else { Response::json(200, "good body") }
-        }),
-    )
+    Server::start(move |_req| {
+        let mut n = calls.lock().unwrap();
+        *n += 1;
+        if *n == 1 { Response::json(401, "{\"error\":\"old token\"}") } else { Response::json(200, "good body") }
+    })
+    .unwrap()
 }
 
 /// Issue #10, item 21: the curl wrapper retries after a 401 with the curl flags people use.
@@ -297,7 +293,7 @@ fn the_curl_wrapper_retries_with_common_curl_flags() {
     for (flags, expected) in cases {
         let server = once_401_server();
         let _ = std::fs::remove_file(s.dir.path().join("out.txt"));
-        let run = s.bash(&format!("{CURL_WRAPPER} od {flags} http://127.0.0.1:{}/r", server.port));
+        let run = s.bash(&format!("{CURL_WRAPPER} od {flags} http://127.0.0.1:{}/r", server.port()));
         assert_eq!(run.ok(), expected, "flags {flags}: {run:#?}");
         assert_eq!(server.count(), 2, "flags {flags}: one 401, one retry");
         if flags.contains("-o") {
@@ -307,15 +303,15 @@ fn the_curl_wrapper_retries_with_common_curl_flags() {
     }
     // -i and -D show the final answer's headers only.
     let server = once_401_server();
-    let run = s.bash(&format!("{CURL_WRAPPER} od -i http://127.0.0.1:{}/r", server.port));
+    let run = s.bash(&format!("{CURL_WRAPPER} od -i http://127.0.0.1:{}/r", server.port()));
     assert!(run.ok().starts_with("HTTP/1.1 200") && !run.stdout.contains("401"), "{run:#?}");
     let server = once_401_server();
-    let run = s.bash(&format!("{CURL_WRAPPER} od -D hdrs.txt http://127.0.0.1:{}/r", server.port));
+    let run = s.bash(&format!("{CURL_WRAPPER} od -D hdrs.txt http://127.0.0.1:{}/r", server.port()));
     assert_eq!(run.ok(), "good body");
     let headers = std::fs::read_to_string(s.dir.path().join("hdrs.txt")).unwrap();
     assert!(headers.starts_with("HTTP/1.1 200") && !headers.contains("401"), "{headers}");
     // What it cannot take, it says.
-    let refused = s.bash(&format!("{CURL_WRAPPER} od -O http://127.0.0.1:{}/r", server.port));
+    let refused = s.bash(&format!("{CURL_WRAPPER} od -O http://127.0.0.1:{}/r", server.port()));
     assert_eq!(refused.code, 2, "{refused:#?}");
     assert!(refused.stderr.contains("-O is not supported"), "{refused:#?}");
 }

@@ -1,13 +1,14 @@
 //! The network: proxies, bodies that trickle, redaction of echoed secrets, the OAuth redirect and refresh, random bytes.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::{BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokenfob_emulator::util;
+
 use crate::oauth::provider::WithTerminal;
-use crate::support::server::{Log, Response, Server, Tls, stub, tunnel_proxy};
+use crate::support::server::{Listener, Log, Response, Server, Tls, read_request, stub, tunnel_proxy};
 use crate::support::{Run, Sandbox};
 
 /// Runs `cmd` and kills it after `limit`, so that a hang fails the test instead of hanging it.
@@ -81,30 +82,30 @@ fn a_secret_never_crosses_a_plain_http_proxy_in_clear() {
 fn https_through_a_proxy_is_a_connect_tunnel_and_loopback_https_goes_direct() {
     let s = Sandbox::new();
     let tls = Tls::new();
-    let server = Server::start(
-        Some(tls.config.clone()),
-        Arc::new(|_| Response::json(200, r#"{"access_token":"tunnel-token-41c","expires_in":600}"#)),
-    );
+    let server = Server::start_tls(tls.config.clone(), |_| {
+        Response::json(200, r#"{"access_token":"tunnel-token-41c","expires_in":600}"#)
+    })
+    .unwrap();
     let ca = s.dir.path().join("ca.pem");
     std::fs::write(&ca, &tls.ca_pem).unwrap();
     // A tunnelling proxy that knows proxied.tokenfob.test as 127.0.0.1.
-    let (proxy_port, lines) = tunnel_proxy();
+    let (proxy, lines) = tunnel_proxy();
     let profile = |host: &str| {
         format!(
             "[profiles.m]\nkind = \"oauth2\"\ntoken_url = \"https://{host}:{}/token\"\nca_file = \"{}\"\n\
              grant = \"client_credentials\"\nclient_id = \"m\"\nclient_secret = {{ env = \"M_SECRET\" }}\n",
-            server.port,
+            server.port(),
             ca.display()
         )
     };
     s.set_env("M_SECRET", "client-secret-tunnel-5d0");
     s.secret("client-secret-tunnel-5d0");
-    s.set_env("https_proxy", &format!("http://127.0.0.1:{proxy_port}"));
+    s.set_env("https_proxy", &format!("http://127.0.0.1:{}", proxy.port()));
     s.write_config(&profile("proxied.tokenfob.test"));
     assert_eq!(s.get(&["m"]), "tunnel-token-41c");
     assert_eq!(
         lines.lock().unwrap().as_slice(),
-        [format!("CONNECT proxied.tokenfob.test:{} HTTP/1.1", server.port)],
+        [format!("CONNECT proxied.tokenfob.test:{} HTTP/1.1", server.port())],
         "an http:// proxy for an https target is a CONNECT tunnel"
     );
     s.write_config(&profile("127.0.0.1"));
@@ -116,35 +117,28 @@ fn https_through_a_proxy_is_a_connect_tunnel_and_loopback_https_goes_direct() {
 
 // ---- Item 5: a body that trickles ----
 
-/// A server that answers with a head and then one byte of body every 200 ms; returns its port.
-fn trickling_server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
-                if stream.write_all(head.as_bytes()).is_err() {
-                    return;
-                }
-                for _ in 0..600 {
-                    if stream.write_all(b" ").is_err() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-            });
+/// A server that answers with a head and then one byte of body every 200 ms.
+fn trickling_server() -> Listener {
+    Listener::start(|mut stream| {
+        let _ = read_request(&mut BufReader::new(&stream));
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
         }
-    });
-    port
+        for _ in 0..600 {
+            if stream.write_all(b" ").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .unwrap()
 }
 
 #[test]
 fn the_timeout_bounds_a_body_that_trickles() {
-    let port = trickling_server();
+    let server = trickling_server();
+    let port = server.port();
     let s = Sandbox::new();
     s.write_config(&format!(
         "[profiles.m]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:{port}/token\"\ntimeout = \"2s\"\n\
@@ -187,7 +181,7 @@ fn echoed_forms(secret: &str) -> Vec<String> {
         form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
         json.into(),
         ascii_json,
-        tokenfob::jwt::base64_encode(secret.as_bytes()),
+        util::base64_encode(secret.as_bytes()),
     ]
 }
 
@@ -196,7 +190,7 @@ type Echo = (u16, String, Vec<(String, String)>);
 
 #[test]
 fn a_secret_echoed_by_the_server_is_redacted_in_every_form() {
-    let password = format!("{}/ñ+x y\"q", tokenfob::sys::random_hex(8).unwrap());
+    let password = format!("{}/ñ+x y\"q", util::random_hex(8));
     let forms = echoed_forms(&password);
     let echo = Arc::new(Mutex::new((400u16, String::new(), Vec::<(String, String)>::new())));
     let answer = Arc::clone(&echo);
@@ -213,7 +207,7 @@ fn a_secret_echoed_by_the_server_is_redacted_in_every_form() {
     s.write_config(&format!(
         "[profiles.p]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:{}/token\"\ngrant = \"password\"\n\
          client_id = \"cli\"\nusername = \"ada\"\npassword = {{ env = \"PW\" }}\n",
-        server.port
+        server.port()
     ));
     s.set_env("PW", &password);
     s.secret(&password);
@@ -251,7 +245,7 @@ fn a_short_secret_echoed_by_the_server_hides_the_message() {
     s.write_config(&format!(
         "[profiles.p]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:{}/token\"\ngrant = \"password\"\n\
          client_id = \"cli\"\nusername = \"ada\"\npassword = {{ env = \"PW\" }}\n",
-        server.port
+        server.port()
     ));
     s.set_env("PW", "q7z");
     let run = s.run(&["get", "p"]);
@@ -368,7 +362,7 @@ fn a_refresh_refused_in_any_form_falls_back_to_the_grant() {
     for (status, body) in bare {
         let (server, log) =
             refreshing_stub(move |_| Response { status, headers: vec![], body: body.as_bytes().to_vec() });
-        let s = refresh_sandbox(server.port, "");
+        let s = refresh_sandbox(server.port(), "");
         assert_eq!(s.get(&["r"]), "cc-1");
         s.expire("r");
         let run = s.run(&["get", "r"]);
@@ -383,7 +377,7 @@ fn a_refresh_refused_in_any_form_falls_back_to_the_grant() {
 fn a_refresh_that_is_throttled_or_fails_keeps_the_refresh_token() {
     for status in [429u16, 500, 503] {
         let (server, _) = refreshing_stub(move |_| Response::json(status, r#"{"error":"temporarily_unavailable"}"#));
-        let s = refresh_sandbox(server.port, "");
+        let s = refresh_sandbox(server.port(), "");
         assert_eq!(s.get(&["r"]), "cc-1");
         s.expire("r");
         let run = s.run(&["get", "r"]);
@@ -400,7 +394,7 @@ fn a_refresh_that_is_throttled_or_fails_keeps_the_refresh_token() {
 
 fn kept_after_a_bad_refresh(body: &'static str) {
     let (server, _) = refreshing_stub(move |_| Response::json(200, body));
-    let s = refresh_sandbox(server.port, "");
+    let s = refresh_sandbox(server.port(), "");
     assert_eq!(s.get(&["r"]), "cc-1");
     s.expire("r");
     assert_eq!(s.run(&["get", "r"]).code, 4);
@@ -412,7 +406,7 @@ fn kept_after_a_bad_refresh(body: &'static str) {
 fn a_refresh_without_an_id_token_falls_back_to_the_grant_for_serve_id_token() {
     let (server, _) =
         refreshing_stub(|n| Response::json(200, &format!(r#"{{"access_token":"cc-{n}","expires_in":600}}"#)));
-    let s = refresh_sandbox(server.port, "serve = \"id_token\"\nlifetime = \"10m\"\n");
+    let s = refresh_sandbox(server.port(), "serve = \"id_token\"\nlifetime = \"10m\"\n");
     assert_eq!(s.get(&["r"]), "idt-1");
     s.expire("r");
     let run = s.run(&["get", "r"]);

@@ -5,6 +5,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokenfob_emulator::util;
+
 use crate::support::Sandbox;
 use crate::support::server::{Response, Server};
 
@@ -21,15 +23,13 @@ impl Canned {
     fn start() -> Canned {
         let answer = Arc::new(Mutex::new((Vec::new(), "{}".to_owned())));
         let shared = Arc::clone(&answer);
-        let server = Server::start(
-            None,
-            Arc::new(move |_req| {
-                let (headers, body) = shared.lock().unwrap().clone();
-                let mut r = Response::json(200, &body);
-                r.headers.extend(headers);
-                r
-            }),
-        );
+        let server = Server::start(move |_req| {
+            let (headers, body) = shared.lock().unwrap().clone();
+            let mut r = Response::json(200, &body);
+            r.headers.extend(headers);
+            r
+        })
+        .unwrap();
         Canned { server, answer }
     }
 
@@ -82,7 +82,7 @@ fn a_far_past_jwt_exp_is_refused_not_a_crash() {
         "[profiles.od]\nkind = \"onedata\"\nurl = \"{}\"\nusername = \"u\"\npassword = {{ env = \"OD_PASSWORD\" }}\n",
         canned.url()
     ));
-    let payload = tokenfob::jwt::base64url_encode(br#"{"exp":-377705116800}"#);
+    let payload = util::base64url_encode(br#"{"exp":-377705116800}"#);
     let jwt = format!("eyJhbGciOiJIUzI1NiJ9.{payload}.c2ln");
     s.secret(&jwt);
     canned.set(&[("Authorization", &format!("Bearer {jwt}"))], "{}");
@@ -228,7 +228,7 @@ fn min_valid_that_cannot_be_met() {
     let s = Sandbox::new();
     s.get(&["acme"]);
     s.expire_soon("acme");
-    s.emu.state().fault = Some(tokenfob::emulator::Fault {
+    s.emu.state().fault = Some(tokenfob_emulator::Fault {
         status: 500,
         content_type: "text/html".into(),
         body: "<html>down</html>".into(),
@@ -269,8 +269,8 @@ fn min_valid_is_met_when_a_renewal_can_meet_it() {
     let age = |obtained: i64, left: i64| {
         let now = time::OffsetDateTime::now_utc();
         s.edit_entry("c", |e| {
-            e["obtained_at"] = tokenfob::clock::rfc3339(now - time::Duration::seconds(obtained)).into();
-            e["expires_at"] = tokenfob::clock::rfc3339(now + time::Duration::seconds(left)).into();
+            e["obtained_at"] = util::rfc3339(now - time::Duration::seconds(obtained)).into();
+            e["expires_at"] = util::rfc3339(now + time::Duration::seconds(left)).into();
         });
     };
     age(8, 12);
@@ -307,7 +307,7 @@ fn kubectl_is_told_when_the_one_freshness_rule_renews() {
         r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#;
     let out = s.command(&["kubectl", "acme"]).env("KUBERNETES_EXEC_INFO", info).output().unwrap();
     let answer: serde_json::Value = serde_json::from_str(s.check(out).ok()).unwrap();
-    let at = |v: &serde_json::Value| tokenfob::clock::parse_rfc3339(v.as_str().unwrap()).unwrap();
+    let at = |v: &serde_json::Value| util::parse_rfc3339(v.as_str().unwrap()).unwrap();
     let reported = at(&answer["status"]["expirationTimestamp"]);
     let entry = s.entry("acme");
     let (obtained, expires) = (at(&entry["obtained_at"]), at(&entry["expires_at"]));

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
 use crate::support::Sandbox;
 use crate::support::server::{Request, Response, Server, tool};
@@ -78,22 +77,20 @@ fn git_clones_with_a_bearer_token_from_tokenfob() {
     std::fs::create_dir_all(&root).unwrap();
     repository(&root);
     let (state, served_root) = (s.emu.shared(), root.clone());
-    let server = Server::start(
-        None,
-        Arc::new(move |req| match req.bearer() {
-            Some(t) if state.lock().unwrap().valid.contains(t) => http_backend(&served_root, &req),
-            _ => {
-                let mut r = Response::json(401, r#"{"message":"bearer token required"}"#);
-                r.headers.push(("WWW-Authenticate".into(), "Bearer realm=\"git\"".into()));
-                r
-            }
-        }),
-    );
-    let remote = format!("http://127.0.0.1:{}/repo.git", server.port);
+    let server = Server::start(move |req| match req.bearer() {
+        Some(t) if state.lock().unwrap().valid.contains(t) => http_backend(&served_root, req),
+        _ => {
+            let mut r = Response::json(401, r#"{"message":"bearer token required"}"#);
+            r.headers.push(("WWW-Authenticate".into(), "Bearer realm=\"git\"".into()));
+            r
+        }
+    })
+    .unwrap();
+    let remote = format!("http://127.0.0.1:{}/repo.git", server.port());
     let od_url = format!("url = \"{}\"\n", s.emu.url());
     s.write_config(&s.seed_config().replacen(
         &od_url,
-        &format!("{od_url}match = [\"http://127.0.0.1:{}/\"]\n", server.port),
+        &format!("{od_url}match = [\"http://127.0.0.1:{}/\"]\n", server.port()),
         1,
     ));
     let clone = |dest: &str| {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use tokenfob_emulator::util;
 
 use crate::support::Sandbox;
 use crate::support::server::{Response, Server, Tls, tool};
@@ -43,7 +44,7 @@ current-context: fake
 
 /// Standard base64 (kubeconfig's `-data` fields), from the URL-safe encoder.
 fn tokenfob_base64(bytes: &[u8]) -> String {
-    let url = tokenfob::jwt::base64url_encode(bytes).replace('-', "+").replace('_', "/");
+    let url = util::base64url_encode(bytes).replace('-', "+").replace('_', "/");
     let pad = (4 - url.len() % 4) % 4;
     url + &"=".repeat(pad)
 }
@@ -55,9 +56,7 @@ fn kubectl_gets_its_token_from_the_cache_and_recovers_after_a_401() {
     let tls = Tls::new();
     let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let (state, log) = (s.emu.shared(), Arc::clone(&seen));
-    let api = Server::start(
-        Some(tls.config.clone()),
-        Arc::new(move |req| {
+    let api = Server::start_tls(tls.config.clone(), move |req| {
             let bearer = req.bearer().unwrap_or_default().to_owned();
             log.lock().unwrap().push(bearer.clone());
             if state.lock().unwrap().valid.contains(&bearer) {
@@ -68,9 +67,8 @@ fn kubectl_gets_its_token_from_the_cache_and_recovers_after_a_401() {
                     r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#,
                 )
             }
-        }),
-    );
-    let config = kubeconfig(&s, api.port, &tls.ca_pem, "od");
+        }).unwrap();
+    let config = kubeconfig(&s, api.port(), &tls.ca_pem, "od");
     let run = || {
         let mut k = s.tool_command(&kubectl);
         k.args(["--kubeconfig", config.to_str().unwrap(), "get", "--raw", "/api"]);
@@ -105,8 +103,8 @@ fn exec_credential_follows_the_requested_version_and_reports_expiry_minus_margin
     let token = out["status"]["token"].as_str().unwrap();
     s.secret(token);
     assert_eq!(s.entry("acme")["token"], token);
-    let expires = tokenfob::clock::parse_rfc3339(s.entry("acme")["expires_at"].as_str().unwrap()).unwrap();
-    let reported = tokenfob::clock::parse_rfc3339(out["status"]["expirationTimestamp"].as_str().unwrap()).unwrap();
+    let expires = util::parse_rfc3339(s.entry("acme")["expires_at"].as_str().unwrap()).unwrap();
+    let reported = util::parse_rfc3339(out["status"]["expirationTimestamp"].as_str().unwrap()).unwrap();
     assert_eq!(expires - reported, time::Duration::seconds(60));
     let gd: Value = serde_json::from_str(s.run(&["kubectl", "gd"]).ok()).unwrap();
     s.secret(gd["status"]["token"].as_str().unwrap());

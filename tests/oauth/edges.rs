@@ -22,13 +22,13 @@ fn rfc8414_discovery_and_extra_token_parameters() {
         }
         _ => Response::json(404, r#"{"error":"not_found"}"#),
     });
-    *port.lock().unwrap() = server.port;
+    *port.lock().unwrap() = server.port();
     let s = Sandbox::new();
     s.write_config(&format!(
         "[profiles.m]\nkind = \"oauth2\"\nissuer = \"http://127.0.0.1:{}/tenant\"\ngrant = \"client_credentials\"\n\
          client_id = \"m\"\nclient_secret = {{ env = \"M_SECRET\" }}\nclient_auth = \"client_secret_post\"\n\
          audience = \"https://api.example.com\"\nresource = \"https://api.example.com/v2\"\nparams = {{ tenant = \"acme\" }}\n",
-        server.port
+        server.port()
     ));
     s.set_env("M_SECRET", "stub-secret-771");
     s.secret("stub-secret-771");
@@ -159,7 +159,7 @@ fn password_grant_logs_in_refreshes_and_reports_a_wrong_password() {
     s.write_config(&format!(
         "[profiles.p]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:{}/token\"\ngrant = \"password\"\n\
          client_id = \"cli\"\nusername = \"ada\"\npassword = {{ env = \"PW\" }}\nscopes = [\"openid\", \"profile\"]\n",
-        server.port
+        server.port()
     ));
     for secret in ["pw-grant-3e9", "pw-refresh-8a0", "wrong-pw-55c"] {
         s.secret(secret);

@@ -3,7 +3,8 @@
 //! rotation, revocation on logout, invalid_grant, and kubectl with the ID token.
 
 use std::process::Stdio;
-use std::sync::Arc;
+
+use tokenfob_emulator::util;
 
 use super::provider::{Provider, WithTerminal, act_as_user, http, oidc_dir};
 use crate::support::Sandbox;
@@ -106,7 +107,7 @@ fn interactive_grants_need_a_terminal() {
 
 /// A refresh with `refresh_token` straight at the provider: the status it answers.
 fn refresh_status(p: &Provider, refresh_token: &str) -> (u16, String) {
-    let basic = tokenfob::jwt::base64_encode(format!("device:{DEVICE_SECRET}").as_bytes());
+    let basic = util::base64_encode(format!("device:{DEVICE_SECRET}").as_bytes());
     let form = format!("grant_type=refresh_token&refresh_token={refresh_token}");
     http(&p.issuer, "POST", "/token", Some(&form), &[("Authorization", &format!("Basic {basic}"))])
 }
@@ -151,8 +152,8 @@ fn authorization_code_with_pkce_serves_the_id_token_to_kubectl() {
     let run = s.check(term.child.wait_with_output().unwrap());
     let id_token = run.ok().to_owned();
     s.secret(&id_token);
-    let exp = tokenfob::jwt::exp(&id_token).expect("an ID token is a JWT with exp");
-    let cached = tokenfob::clock::parse_rfc3339(s.entry("cli")["expires_at"].as_str().unwrap()).unwrap();
+    let exp = util::jwt_exp(&id_token).expect("an ID token is a JWT with exp");
+    let cached = util::parse_rfc3339(s.entry("cli")["expires_at"].as_str().unwrap()).unwrap();
     assert_eq!(cached.unix_timestamp(), exp, "an ID token expires at its exp");
     assert_eq!(p.tokens(), 1);
     assert!(s.entry("cli")["refresh_token"].is_string());
@@ -161,19 +162,17 @@ fn authorization_code_with_pkce_serves_the_id_token_to_kubectl() {
     let Some(kubectl) = tool("kubectl") else { return };
     let tls = Tls::new();
     let expected = id_token.clone();
-    let api = Server::start(
-        Some(tls.config.clone()),
-        Arc::new(move |req| match req.bearer() {
-            Some(t) if t == expected => {
-                Response::json(200, r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}"#)
-            }
-            _ => Response::json(
-                401,
-                r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}"#,
-            ),
-        }),
-    );
-    let config = crate::integrations::kubectl::kubeconfig(&s, api.port, &tls.ca_pem, "cli");
+    let api = Server::start_tls(tls.config.clone(), move |req| match req.bearer() {
+        Some(t) if t == expected => {
+            Response::json(200, r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}"#)
+        }
+        _ => Response::json(
+            401,
+            r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}"#,
+        ),
+    })
+    .unwrap();
+    let config = crate::integrations::kubectl::kubeconfig(&s, api.port(), &tls.ca_pem, "cli");
     let mut k = s.tool_command(&kubectl);
     k.args(["--kubeconfig", config.to_str().unwrap(), "get", "--raw", "/api"]);
     assert!(s.check(k.output().unwrap()).ok().contains("APIVersions"), "the fake API server accepts only the ID token");

@@ -1,14 +1,15 @@
 //! Server faults: every bad answer has a clear exit code and message, leaves an expired entry untouched, and keeps
 //! serving a cached token that is still valid.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::Sandbox;
+use crate::support::server::{Listener, Response, read_request, write_response};
 
 /// What the raw server does with the next requests.
 #[derive(Clone)]
@@ -23,40 +24,27 @@ enum Mode {
 }
 
 struct Raw {
-    port: u16,
+    listener: Listener,
     mode: Arc<Mutex<Mode>>,
     requests: Arc<AtomicUsize>,
-    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Raw {
     fn start() -> Raw {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let mode = Arc::new(Mutex::new(Mode::Good));
         let requests = Arc::new(AtomicUsize::new(0));
-        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (m, r, c) = (Arc::clone(&mode), Arc::clone(&requests), Arc::clone(&closed));
-        listener.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            // Polling accept lets `refuse` close the port: then connections are refused, on the same URL.
-            while !c.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        let (m, r) = (Arc::clone(&m), Arc::clone(&r));
-                        std::thread::spawn(move || serve(stream, &m, &r));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-        });
-        Raw { port, mode, requests, closed }
+        let (m, r) = (Arc::clone(&mode), Arc::clone(&requests));
+        let listener = Listener::start(move |stream| serve(stream, &m, &r)).unwrap();
+        Raw { listener, mode, requests }
     }
 
+    fn port(&self) -> u16 {
+        self.listener.port()
+    }
+
+    /// Closes the port: then connections are refused, on the same URL.
     fn refuse(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(50));
+        self.listener.stop();
     }
 
     fn set(&self, mode: Mode) {
@@ -64,45 +52,24 @@ impl Raw {
     }
 }
 
-fn serve(mut stream: TcpStream, mode: &Mutex<Mode>, requests: &AtomicUsize) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut len = 0;
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-        if line.trim().is_empty() {
-            break;
-        }
-    }
-    let mut body = vec![0; len];
-    let _ = reader.read_exact(&mut body);
+fn answer(status: u16, ctype: &str, body: &str, extra: &[(&str, String)]) -> Response {
+    let mut headers = vec![("Content-Type".to_owned(), ctype.to_owned())];
+    headers.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    Response { status, headers, body: body.as_bytes().to_vec() }
+}
+
+fn serve(stream: TcpStream, mode: &Mutex<Mode>, requests: &AtomicUsize) {
+    let mut reader = BufReader::new(stream);
+    let Some(request) = read_request(&mut reader) else { return };
     let n = requests.fetch_add(1, Ordering::SeqCst);
     let mode = mode.lock().unwrap().clone();
-    let answer = |status: u16, ctype: &str, body: &str, extra: &[(&str, String)]| {
-        let mut head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            body.len()
-        );
-        for (k, v) in extra {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        format!("{head}\r\n{body}")
-    };
+    let stream = reader.get_mut();
     let _ = match mode {
-        Mode::Good => stream.write_all(
-            answer(200, "application/json", &format!(r#"{{"token":"good-{n}-4f1c","expires_in":3600}}"#), &[])
-                .as_bytes(),
+        Mode::Good => write_response(
+            stream,
+            &answer(200, "application/json", &format!(r#"{{"token":"good-{n}-4f1c","expires_in":3600}}"#), &[]),
         ),
-        Mode::Answer(status, ctype, body, extra) => stream.write_all(answer(status, ctype, &body, &extra).as_bytes()),
+        Mode::Answer(status, ctype, body, extra) => write_response(stream, &answer(status, ctype, &body, &extra)),
         Mode::ResetMidBody => {
             let _ = stream.write_all(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"token\":\"half",
@@ -124,14 +91,15 @@ fn serve(mut stream: TcpStream, mode: &Mutex<Mode>, requests: &AtomicUsize) {
             std::thread::sleep(Duration::from_secs(20));
             Ok(())
         }
-        Mode::SameOriginRedirect if request_line.contains("/login-v2") => stream
-            .write_all(answer(200, "application/json", r#"{"token":"moved-7e2a","expires_in":3600}"#, &[]).as_bytes()),
+        Mode::SameOriginRedirect if request.path.contains("/login-v2") => {
+            write_response(stream, &answer(200, "application/json", r#"{"token":"moved-7e2a","expires_in":3600}"#, &[]))
+        }
         Mode::SameOriginRedirect => {
-            stream.write_all(answer(307, "text/plain", "", &[("Location", "/login-v2".into())]).as_bytes())
+            write_response(stream, &answer(307, "text/plain", "", &[("Location", "/login-v2".into())]))
         }
         Mode::Huge => {
             let big = format!(r#"{{"token":"big","pad":"{}"}}"#, "x".repeat(2 << 20));
-            stream.write_all(answer(200, "application/json", &big, &[]).as_bytes())
+            write_response(stream, &answer(200, "application/json", &big, &[]))
         }
     };
 }
@@ -167,7 +135,7 @@ fn case(s: &Sandbox, raw: &Raw, mode: Mode, code: i32, needle: &str) {
 fn every_bad_answer_has_a_clear_error_and_keeps_a_valid_token() {
     let s = Sandbox::new();
     let raw = Raw::start();
-    s.write_config(&config(&format!("http://127.0.0.1:{}", raw.port)));
+    s.write_config(&config(&format!("http://127.0.0.1:{}", raw.port())));
     let html =
         |status| Mode::Answer(status, "text/html", "<html><body><h1>Bad Gateway</h1></body></html>".into(), vec![]);
     let json = |body: &str| Mode::Answer(200, "application/json", body.to_owned(), vec![]);
@@ -197,7 +165,7 @@ fn every_bad_answer_has_a_clear_error_and_keeps_a_valid_token() {
 fn a_refused_connection_keeps_a_valid_token() {
     let s = Sandbox::new();
     let raw = Raw::start();
-    s.write_config(&config(&format!("http://127.0.0.1:{}", raw.port)));
+    s.write_config(&config(&format!("http://127.0.0.1:{}", raw.port())));
     let good = s.get(&["r"]);
     s.expire_soon("r");
     raw.refuse();
@@ -219,9 +187,9 @@ fn a_login_is_never_redirected_to_another_origin() {
         307,
         "text/plain",
         String::new(),
-        vec![("Location", format!("http://127.0.0.1:{}/login", elsewhere.port))],
+        vec![("Location", format!("http://127.0.0.1:{}/login", elsewhere.port()))],
     ));
-    s.write_config(&config(&format!("http://127.0.0.1:{}", origin.port)));
+    s.write_config(&config(&format!("http://127.0.0.1:{}", origin.port())));
     s.run(&["get", "r"]).fails(4, "not followed");
     assert_eq!(elsewhere.requests.load(Ordering::SeqCst), 0, "the password never reached the other host");
     origin.set(Mode::SameOriginRedirect);
@@ -233,7 +201,7 @@ fn a_rejected_refresh_falls_back_to_login() {
     let s = Sandbox::new();
     s.get(&["acme"]);
     s.expire("acme");
-    s.emu.state().fault = Some(tokenfob::emulator::Fault {
+    s.emu.state().fault = Some(tokenfob_emulator::Fault {
         status: 401,
         content_type: "application/json".into(),
         body: r#"{"success":false,"message":"expired"}"#.into(),

@@ -3,6 +3,8 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use tokenfob_emulator::util;
+
 use crate::support::Sandbox;
 
 /// Waits until the emulator has seen `n` logins, refreshes or mints arrive.
@@ -48,7 +50,24 @@ fn a_stopped_lock_holder_makes_waiters_time_out_with_exit_6() {
 
 /// A random number below `n`, from the kernel.
 fn below(n: u64) -> u64 {
-    u64::from_str_radix(&tokenfob::sys::random_hex(8).unwrap(), 16).unwrap() % n
+    u64::from_str_radix(&util::random_hex(8), 16).unwrap() % n
+}
+
+/// Asserts that `bytes` is a cache entry tokenfob reads as one (not a miss): JSON with format version 1, the
+/// profile, a fingerprint and when it was obtained; any expiry an RFC 3339 time; any refresh token a string, and any
+/// token printable (ASCII 0x21 to 0x7e, 1 to 16384 bytes).
+fn assert_whole_entry(bytes: &[u8], profile: &str, run: usize) {
+    let entry: serde_json::Value =
+        serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("run {run}: the cache file always parses: {e}"));
+    let time = |key: &str| entry[key].as_str().and_then(util::parse_rfc3339).is_some();
+    let printable = |t: &str| (1..=16_384).contains(&t.len()) && t.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    assert_eq!((&entry["v"], &entry["profile"]), (&1.into(), &profile.into()), "run {run}");
+    assert!(entry["fingerprint"].is_string() && time("obtained_at"), "run {run}: fingerprint and obtained_at");
+    for key in ["expires_at", "refresh_expires_at"] {
+        assert!(entry[key].is_null() || time(key), "run {run}: {key} is a time");
+    }
+    assert!(entry["refresh_token"].is_null() || entry["refresh_token"].is_string(), "run {run}: refresh_token");
+    assert!(entry["token"].is_null() || entry["token"].as_str().is_some_and(printable), "run {run}: a printable token");
 }
 
 #[test]
@@ -69,7 +88,7 @@ fn two_hundred_renewals_killed_at_random_moments_lose_nothing() {
         let _ = child.kill();
         let _ = child.wait();
         if let Ok(bytes) = std::fs::read(s.entry_path("acme")) {
-            assert!(tokenfob::cache::parse_entry(&bytes).is_some(), "run {i}: the cache file always parses");
+            assert_whole_entry(&bytes, "acme", i);
         }
         let token = s.get(&["acme"]);
         assert!(s.emu.state().valid.contains(&token), "run {i}: the next run succeeds with a good token");

@@ -9,7 +9,8 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use tokenfob::emulator::Emulator;
+use tokenfob_emulator::Emulator;
+use tokenfob_emulator::util::rfc3339;
 
 /// What a finished run printed.
 #[derive(Debug)]
@@ -47,7 +48,7 @@ pub struct Sandbox {
 }
 
 fn random() -> String {
-    tokenfob::sys::random_hex(8).unwrap()
+    tokenfob_emulator::util::random_hex(8)
 }
 
 impl Sandbox {
@@ -72,7 +73,7 @@ impl Sandbox {
 
     /// The three seed profiles, as the issue writes them, pointed at the emulator (the demo's configuration).
     pub fn seed_config(&self) -> String {
-        tokenfob::demo::seed_config(&self.emu.url())
+        tokenfob_emulator::seed_config(&self.emu.url())
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -217,8 +218,8 @@ impl Sandbox {
         let now = time::OffsetDateTime::now_utc();
         let soon = now + time::Duration::seconds(30);
         self.edit_entry(profile, |e| {
-            e["expires_at"] = tokenfob::clock::rfc3339(soon).into();
-            e["obtained_at"] = tokenfob::clock::rfc3339(now - time::Duration::hours(1)).into();
+            e["expires_at"] = rfc3339(soon).into();
+            e["obtained_at"] = rfc3339(now - time::Duration::hours(1)).into();
         });
     }
 

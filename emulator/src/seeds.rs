@@ -1,6 +1,6 @@
-//! Loopback emulations of the three seed login systems, for `tokenfob demo` and the tests.
+//! Loopback emulations of the three seed login systems, for `tokenfob demo`, the tests and the benchmark.
 //!
-//! One small HTTP/1.1 server on 127.0.0.1 speaks:
+//! One [`Server`] on 127.0.0.1 speaks:
 //! - ONE DATA: `POST /api/v1/users/login` answers with the JWT (24 h) in the `Authorization` header;
 //!   `POST /api/v1/users/logout` does not invalidate it.
 //! - the session API: `POST /rest/v1/login` and `POST /rest/v1/refresh` answer
@@ -14,14 +14,13 @@
 //! Every request is counted by name, and [`State`] has knobs for faults, so tests assert how many logins happened.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::jwt::base64url_encode;
+use crate::server::{Request, Response, Server};
+use crate::util::{base64url_encode, random_hex, rfc3339};
 
 /// The ONE DATA user.
 pub const OD_USER: &str = "bot@example.com";
@@ -29,6 +28,35 @@ pub const OD_USER: &str = "bot@example.com";
 pub const SESSION_USER: &str = "alice";
 /// The GoodData.CN user id.
 pub const GD_USER_ID: &str = "john.doe";
+
+/// The issue's example configuration of the three seed systems, pointed at an emulator at `url`; passwords come
+/// from `OD_PASSWORD`, `ACME_PASSWORD` and `GDC_API_TOKEN`. The demo and the test suite both use it.
+pub fn seed_config(url: &str) -> String {
+    format!(
+        r#"default_profile = "od"
+
+[profiles.od]
+kind = "onedata"
+url = "{url}"
+username = "{OD_USER}"
+password = {{ env = "OD_PASSWORD" }}
+
+[profiles.acme]
+kind = "session"
+login_url = "{url}/rest/v1/login"
+refresh_url = "{url}/rest/v1/refresh"
+username = "{SESSION_USER}"
+password = {{ env = "ACME_PASSWORD" }}
+account_id = 42
+
+[profiles.gd]
+kind = "gooddata"
+url = "{url}"
+bootstrap_token = {{ env = "GDC_API_TOKEN" }}
+user_id = "{GD_USER_ID}"
+"#
+    )
+}
 
 /// A canned answer that replaces the real one for the login, refresh and mint endpoints.
 #[derive(Debug, Clone)]
@@ -82,32 +110,17 @@ pub struct State {
 
 /// A running emulator; it stops when dropped.
 pub struct Emulator {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<Mutex<State>>,
 }
 
-struct Request {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
 fn reply(status: u16, body: Value) -> Response {
-    Response { status, headers: vec![("Content-Type".into(), "application/json".into())], body: body.to_string() }
+    Response::json(status, &body.to_string())
 }
 
 impl Emulator {
     /// Starts the emulator on an ephemeral 127.0.0.1 port with the given passwords.
     pub fn start(od_password: &str, session_password: &str, gd_bootstrap: &str) -> std::io::Result<Emulator> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
             counts: HashMap::new(),
             od_password: od_password.into(),
@@ -127,23 +140,13 @@ impl Emulator {
             serial: 0,
         }));
         let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                // Dropping the emulator drops the last other Arc; then stop accepting.
-                if Arc::strong_count(&shared) == 1 {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let state = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, &state));
-            }
-        });
-        Ok(Emulator { addr, state })
+        let server = Server::start(move |req| route(req, &shared))?;
+        Ok(Emulator { server, state })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// The state, for knobs and counts.
@@ -162,57 +165,17 @@ impl Emulator {
     }
 }
 
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        // Wake the accept loop so it sees it is alone and exits.
-        let _ = TcpStream::connect(self.addr);
-    }
-}
-
-fn serve(mut stream: TcpStream, state: &Mutex<State>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some(req) = read_request(&mut stream) else {
-        return;
-    };
-    let delay = state.lock().map(|s| s.delay).unwrap_or_default();
-    let response = route(&req, state, delay);
-    let mut head =
-        format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n", response.status, response.body.len());
-    for (n, v) in &response.headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(response.body.as_bytes()));
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-    }
-    let len: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let mut body = vec![0; len.min(1 << 20)];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request { method, path, headers, body })
-}
-
-fn route(req: &Request, state: &Mutex<State>, delay: Duration) -> Response {
+fn route(req: &Request, state: &Mutex<State>) -> Response {
     let path = req.path.split('?').next().unwrap_or("");
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let is_renewal =
         matches!(path, "/api/v1/users/login" | "/rest/v1/login" | "/rest/v1/refresh") || path.ends_with("/apiTokens");
     if is_renewal {
-        state.lock().unwrap_or_else(|e| e.into_inner()).arrivals += 1;
+        let delay = {
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            s.arrivals += 1;
+            s.delay
+        };
         std::thread::sleep(delay);
     }
     let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -223,7 +186,11 @@ fn route(req: &Request, state: &Mutex<State>, delay: Duration) -> Response {
         fault.times -= 1;
         let f = fault.clone();
         *s.counts.entry("fault").or_default() += 1;
-        return Response { status: f.status, headers: vec![("Content-Type".into(), f.content_type)], body: f.body };
+        return Response {
+            status: f.status,
+            headers: vec![("Content-Type".into(), f.content_type)],
+            body: f.body.into_bytes(),
+        };
     }
 
     match (req.method.as_str(), segments.as_slice()) {
@@ -241,10 +208,6 @@ fn route(req: &Request, state: &Mutex<State>, delay: Duration) -> Response {
     }
 }
 
-fn bearer(req: &Request) -> Option<&str> {
-    req.headers.get("authorization")?.strip_prefix("Bearer ")
-}
-
 impl State {
     fn count(&mut self, name: &'static str) {
         *self.counts.entry(name).or_default() += 1;
@@ -252,7 +215,7 @@ impl State {
 
     fn fresh(&mut self, prefix: &str) -> String {
         self.serial += 1;
-        format!("{prefix}{}{}", self.serial, crate::sys::random_hex(6).expect("the emulator needs random bytes"))
+        format!("{prefix}{}{}", self.serial, random_hex(6))
     }
 
     fn onedata_login(&mut self, req: &Request) -> Response {
@@ -278,7 +241,7 @@ impl State {
         let refresh = self.fresh("ref");
         self.valid.insert(token.clone());
         self.refresh_tokens.insert(refresh.clone());
-        let at = |secs: u64| crate::clock::rfc3339(now + Duration::from_secs(secs));
+        let at = |secs: u64| rfc3339(now + Duration::from_secs(secs));
         reply(
             200,
             json!({
@@ -316,7 +279,7 @@ impl State {
         let answer = self.session_answer();
         if !self.rotate_refresh {
             // Without rotation the old refresh token stays the one to use: answer without a new one.
-            let mut body: Value = serde_json::from_str(&answer.body).unwrap_or_default();
+            let mut body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
             if let Some(new) = body.as_object_mut().and_then(|o| o.remove("refreshToken")) {
                 self.refresh_tokens.remove(new.as_str().unwrap_or_default());
             }
@@ -326,7 +289,7 @@ impl State {
     }
 
     fn gd_authorised(&self, req: &Request) -> bool {
-        bearer(req) == Some(self.gd_bootstrap.as_str())
+        req.bearer() == Some(self.gd_bootstrap.as_str())
     }
 
     fn gd_profile(&mut self, req: &Request) -> Response {
@@ -355,9 +318,7 @@ impl State {
                 json!({"title": "Conflict", "status": 409, "detail": "Token with this id already exists"}),
             );
         }
-        let token = base64url_encode(
-            format!("{user}:{id}:{}", crate::sys::random_hex(16).expect("the emulator needs random bytes")).as_bytes(),
-        );
+        let token = base64url_encode(format!("{user}:{id}:{}", random_hex(16)).as_bytes());
         self.valid.insert(token.clone());
         self.gd_tokens.insert(id.clone(), token.clone());
         let links = json!({"self": format!("/api/v1/entities/users/{user}/apiTokens/{id}")});
@@ -377,7 +338,7 @@ impl State {
         match self.gd_tokens.remove(id) {
             Some(token) => {
                 self.valid.remove(&token);
-                Response { status: 204, headers: vec![], body: String::new() }
+                Response { status: 204, headers: vec![], body: Vec::new() }
             }
             None => reply(404, json!({"title": "Not Found", "status": 404, "detail": "No such apiToken"})),
         }
@@ -385,7 +346,7 @@ impl State {
 
     fn whoami(&mut self, req: &Request) -> Response {
         self.count("whoami");
-        match bearer(req) {
+        match req.bearer() {
             Some(t) if self.valid.contains(t) => reply(200, json!({"ok": true})),
             _ => reply(401, json!({"message": "invalid or expired token"})),
         }
