@@ -66,9 +66,7 @@ pub fn run(env: &Env, out: &mut dyn Write) -> Result<()> {
     let config = dir.0.join("config.toml");
     std::fs::write(&config, seed_config(&emu.url())).map_err(|e| Error::io("writing", &config, e))?;
     let exe = std::env::current_exe().map_err(|e| Error::Other(format!("finding this executable: {e}")))?;
-    let say = |out: &mut dyn Write, text: String| {
-        out.write_all(text.as_bytes()).map_err(|e| Error::Other(format!("writing: {e}")))
-    };
+    let say = |out: &mut dyn Write, text: String| crate::faces::write_out(out, &text);
     say(out, format!("tokenfob demo: ONE DATA, a session API and GoodData.CN emulated at {}\n\n", emu.url()))?;
     let mut failed = 0;
     for step in STEPS {
