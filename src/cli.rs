@@ -1,7 +1,8 @@
 //! The command line: clap's types, and [`Quick`], the few plain forms read without clap so that a cache hit does
 //! not page in the argument parser (docs/performance.md). No I/O here.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -121,6 +122,21 @@ pub(crate) enum Format {
 
 fn duration(text: &str) -> Result<Duration, String> {
     crate::duration::parse(text)
+}
+
+/// The file names tokenfob also answers to, and the subcommand each stands for: some tools run a helper by a fixed
+/// name pattern, or by a path without arguments, so tokenfob is installed under that name too (a link or a copy).
+const PERSONALITIES: &[(&str, &str)] = &[];
+
+/// The command line as tokenfob reads it (the program's name first): started under one of the names above, that
+/// name's subcommand is put in front of the arguments.
+pub(crate) fn command_line(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let name = args.first().and_then(|a| Path::new(a).file_stem()).and_then(|n| n.to_str()).unwrap_or_default();
+    if let Some((_, command)) = PERSONALITIES.iter().find(|(file, _)| *file == name) {
+        args.insert(1.min(args.len()), OsString::from(command));
+    }
+    args
 }
 
 /// The plain forms a cache hit may answer without clap: `get PROFILE [-o|--output FORMAT]` and `kubectl PROFILE`.

@@ -50,14 +50,15 @@ pub fn main() -> ExitCode {
     sys::harden();
     let env = Env::from_process();
     let mut stdout = std::io::stdout().lock();
+    let args = cli::command_line(std::env::args_os());
     // Arguments that are not all UTF-8 are for clap to judge.
-    let args: Option<Vec<String>> = std::env::args_os().skip(1).map(|a| a.into_string().ok()).collect();
-    if let Some(ask) = args.as_deref().and_then(Quick::parse)
+    let plain: Option<Vec<String>> = args.iter().skip(1).map(|a| a.clone().into_string().ok()).collect();
+    if let Some(ask) = plain.as_deref().and_then(Quick::parse)
         && faces::quick(ask, &env, &mut stdout)
     {
         return ExitCode::SUCCESS;
     }
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
