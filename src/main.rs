@@ -2,11 +2,11 @@
 //!
 //! Everywhere but glibc Linux this is std's `fn main() -> ExitCode`. On glibc Linux `main` is the C entry point
 //! (`#![no_main]`): std's start-up places a stack-overflow guard, which reads /proc/self/maps and sets up an
-//! alternate signal stack, and that was 0.1x of the floor on a cache hit, which is the whole run
-//! (docs/performance.md). It is correct only there: glibc passes the arguments to std's `.init_array` hook, so
-//! `std::env::args` still works, while musl and the BSDs do not, and std's arguments would be empty. What the C
-//! entry gives up is std's "has overflowed its stack" message (an overflow is a plain SIGSEGV); what std's start-up
-//! does that tokenfob needs, it does itself: SIGPIPE ignored and descriptors 0 to 2 open.
+//! alternate signal stack, and that measured 0.1x of the floor on a static PIE's cache hit and 0.2x on the dynamic
+//! build's, and a hit is the whole run (docs/performance.md). It is correct only there: glibc passes the arguments
+//! to std's `.init_array` hook, so `std::env::args` still works, while on musl and the BSDs std's arguments would be
+//! empty. What the C entry gives up is std's "has overflowed its stack" message (an overflow is a plain SIGSEGV);
+//! what std's start-up does that tokenfob needs, it does itself: SIGPIPE ignored and descriptors 0 to 2 open.
 #![cfg_attr(all(target_os = "linux", target_env = "gnu"), no_main)]
 
 use clap::Parser;
