@@ -33,7 +33,6 @@ mod token;
 pub mod fuzzing;
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -43,11 +42,8 @@ use error::Result;
 use faces::{App, shell};
 
 /// The whole program: the exit code of one run of `tokenfob` with this process's arguments and environment.
-pub fn main() -> ExitCode {
-    // A reader that goes away (`| head`) must give EPIPE, not kill the process mid-write of the cache.
-    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    sys::harden();
+pub fn main() -> u8 {
+    sys::start();
     let env = Env::from_process();
     let mut stdout = std::io::stdout().lock();
     let args = cli::command_line(std::env::args_os());
@@ -56,21 +52,21 @@ pub fn main() -> ExitCode {
     if let Some(ask) = plain.as_deref().and_then(Quick::parse)
         && faces::quick(ask, &env, &mut stdout)
     {
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() { 2 } else { 0 };
         }
     };
     match run(cli, env, &mut stdout) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Ok(()) => 0,
+        Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {
             eprintln!("tokenfob: {e}");
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
     }
 }

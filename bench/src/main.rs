@@ -27,8 +27,6 @@ struct Options {
     also: Vec<Build>,
     /// Only the cache-hit table (`--hit-only`), for comparing builds quickly.
     hit_only: bool,
-    /// Write the hot-path linker script from this unstripped build instead of measuring (`--hot-path BINARY`).
-    hot_path: Option<PathBuf>,
 }
 
 /// A build of tokenfob under test: the file as built, and the copy of it that is run.
@@ -85,7 +83,6 @@ fn main() {
         tokenfob: Build::install(tokenfob, &dir, 0),
         also: also.into_iter().enumerate().map(|(n, built)| Build::install(built, &dir, n + 1)).collect(),
         hit_only: args.iter().any(|a| a == "--hit-only"),
-        hot_path: value("--hot-path").pop(),
     };
     let result = std::panic::catch_unwind(|| run(&opts, &dir, &root, quick));
     let _ = std::fs::remove_dir_all(&dir);
@@ -109,17 +106,20 @@ fn run(opts: &Options, dir: &Path, root: &Path, quick: bool) {
     let floor = build_floor(dir, token.trim());
     let trampoline = build_trampoline(dir);
     plant_git_credentials(dir, token.trim());
-    if let Some(binary) = &opts.hot_path {
-        write_hot_path(binary, dir, root);
-        return;
-    }
 
     println!("# tokenfob benchmark{}", if quick { " (quick mode: numbers are indicative only)" } else { "" });
     println!();
     println!("- date: {}", rfc3339(now()));
     println!("- commit: {}", git_commit(root));
     println!("- machine: {}", machine());
-    println!("- tokenfob under test: {} (run as an installed copy)", opts.tokenfob.built.display());
+    println!(
+        "- tokenfob under test: {} ({}; run as an installed copy)",
+        opts.tokenfob.built.display(),
+        elf_kind(&opts.tokenfob.installed)
+    );
+    for other in &opts.also {
+        println!("- beside it: {} ({})", other.built.display(), elf_kind(&other.installed));
+    }
     println!("- runs per command: {} (after {} warm-up runs), interleaved with the floor", opts.runs, opts.warmup);
     println!();
     println!("## Cache hit, per spawn");
@@ -212,73 +212,6 @@ fn with_user_environment(mut cmd: Command, dir: &Path) -> Command {
         .env("LANG", "C.UTF-8")
         .env("USER", "bench");
     cmd
-}
-
-/// `--hot-path BINARY`: runs the cache-hit forms under valgrind's callgrind with an unstripped build, and writes the
-/// Rust functions they execute to `.cargo/hot-path.ld` as patterns that survive rebuilds (the hash in a legacy
-/// symbol and the crate disambiguators in a v0 symbol become `*`). `cargo static-release` links with that script,
-/// which places those functions together at the start of the code: a hit then touches a few 64 KB fault-around
-/// windows of the binary instead of a dozen (docs/performance.md). Rerun it when the hit path changes.
-fn write_hot_path(binary: &Path, dir: &Path, root: &Path) {
-    let mut patterns = std::collections::BTreeSet::new();
-    let forms: [&[&str]; 3] = [&["get", "od"], &["get", "od", "-o", "json"], &["kubectl", "od"]];
-    for form in forms {
-        let out = dir.join("callgrind.out");
-        let mut cmd = with_user_environment(Command::new("valgrind"), dir);
-        cmd.args(["--tool=callgrind", "--demangle=no"]).arg(format!("--callgrind-out-file={}", out.display()));
-        cmd.arg(binary).args(form).env("OD_PASSWORD", PASSWORD);
-        let ran = if form[0] == "kubectl" { as_kubectl_runs_it(cmd) } else { cmd }.output();
-        let ran = ran.expect("valgrind runs the hit path (Debian package valgrind)");
-        assert!(ran.status.success(), "valgrind {}: {}", binary.display(), String::from_utf8_lossy(&ran.stderr));
-        for line in std::fs::read_to_string(&out).unwrap().lines() {
-            // "fn=(12) name", or "cfn=(12) name" for a callee, names a function the first time it appears.
-            let named = line.strip_prefix("fn=(").or_else(|| line.strip_prefix("cfn=("));
-            let Some(name) = named.and_then(|l| l.split_once(") ")).map(|(_, n)| n) else { continue };
-            if name.starts_with("_ZN") || name.starts_with("_R") {
-                patterns.insert(hash_free(name));
-            }
-        }
-    }
-    let mut script = String::from(
-        "/* The functions of a cache hit, placed together at the start of the code (docs/performance.md).\n   \
-         Written by `cargo run --release -p tokenfob-bench -- --hot-path UNSTRIPPED_BUILD`; do not edit. */\n\
-         SECTIONS {\n  .text.hot : {\n",
-    );
-    for pattern in &patterns {
-        script.push_str(&format!("    *(.text.{pattern})\n"));
-    }
-    script.push_str("  }\n} INSERT BEFORE .text;\n");
-    std::fs::write(root.join(".cargo/hot-path.ld"), script).unwrap();
-    println!("wrote .cargo/hot-path.ld: {} function patterns", patterns.len());
-}
-
-/// A symbol name as a linker-script pattern that matches it in any build: the legacy mangling's trailing hash
-/// (`17h0123456789abcdefE`) and v0's crate disambiguators (`Cs0aBc_`) become `*`.
-fn hash_free(symbol: &str) -> String {
-    if symbol.starts_with("_ZN")
-        && let Some((body, hash)) = symbol.rsplit_once("17h")
-        && hash.len() == 17
-        && hash.ends_with('E')
-    {
-        return format!("{body}17h*");
-    }
-    let (mut out, mut rest) = (String::new(), symbol);
-    while let Some(at) = rest.find("Cs") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        match after.find('_') {
-            Some(end) if after[..end].chars().all(|c| c.is_ascii_alphanumeric()) && end > 0 => {
-                out.push_str("Cs*_");
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push_str("Cs");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// kubectl describes its request in `KUBERNETES_EXEC_INFO` (client-go, for an exec user with apiVersion v1).
@@ -543,7 +476,6 @@ fn sizes_and_syscalls(opts: &Options, dir: &Path) {
     println!("## Size and system calls");
     println!();
     println!("- release binary: {size:.2} MiB (stripped)");
-    println!("- {}", hot_section(&opts.tokenfob.installed));
     let Some(strace) = which("strace") else {
         println!("- strace is not on this machine: no system call count");
         return;
@@ -574,21 +506,30 @@ fn sizes_and_syscalls(opts: &Options, dir: &Path) {
     );
 }
 
-/// The size of the `.text.hot` section that `.cargo/hot-path.ld` fills: if it shrinks to nothing after a change,
-/// the script's patterns no longer name the hit path's functions and `--hot-path` should be rerun.
-fn hot_section(binary: &Path) -> String {
-    let Ok(out) = Command::new("readelf").args(["-SW"]).arg(binary).output() else {
-        return "readelf is not on this machine: no .text.hot size".into();
+/// What kind of executable `binary` is, from its ELF header and program headers: static or dynamically linked (a
+/// PT_INTERP names the dynamic loader), PIE (ET_DYN) or not (ET_EXEC). `cargo static-release` should say static PIE.
+fn elf_kind(binary: &Path) -> String {
+    let Ok(bytes) = std::fs::read(binary) else { return "unreadable".into() };
+    let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+    let u64_at = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize);
+    // A 64-bit little-endian ELF file, as every x86_64 Linux executable is.
+    if !bytes.starts_with(b"\x7fELF\x02\x01") {
+        return "not a 64-bit little-endian ELF file".into();
+    }
+    let (Some(kind), Some(phoff), Some(phentsize), Some(phnum)) = (u16_at(16), u64_at(32), u16_at(54), u16_at(56))
+    else {
+        return "a truncated ELF header".into();
     };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let size = text.lines().find(|l| l.contains(" .text.hot ")).and_then(|l| {
-        let fields: Vec<&str> = l.split_whitespace().collect();
-        let at = fields.iter().position(|f| *f == ".text.hot")?;
-        u64::from_str_radix(fields.get(at + 4)?, 16).ok()
+    const PT_INTERP: u32 = 3;
+    let interp = (0..phnum).any(|i| {
+        let at = phoff + i * phentsize;
+        bytes.get(at..at + 4).is_some_and(|b| u32::from_le_bytes(b.try_into().unwrap()) == PT_INTERP)
     });
-    match size {
-        Some(bytes) => format!("hit-path code placed together (.text.hot): {} KiB", bytes / 1024),
-        None => "no .text.hot section: a build without .cargo/hot-path.ld".into(),
+    let linked = if interp { "dynamically linked" } else { "static" };
+    match kind {
+        2 => format!("{linked}, non-PIE"),
+        3 => format!("{linked} PIE"),
+        _ => format!("ELF type {kind}"),
     }
 }
 
@@ -630,8 +571,17 @@ fn machine() -> String {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn hash_free_patterns() {
-        assert_eq!(super::hash_free("_ZN8tokenfob3hit6answer17h0123456789abcdefE"), "_ZN8tokenfob3hit6answer17h*");
-        assert_eq!(super::hash_free("_RNvNtNtCsjrHSEGnQ3l9_3std3sys2fs8metadata"), "_RNvNtNtCs*_3std3sys2fs8metadata");
+    fn elf_kind_reads_the_headers() {
+        // This test binary is an ordinary Rust executable: on x86_64 Linux, a dynamically linked PIE.
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(super::elf_kind(&me), "dynamically linked PIE");
+        let dir = std::env::temp_dir().join(format!("tokenfob-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let short = dir.join("short");
+        std::fs::write(&short, &std::fs::read(&me).unwrap()[..20]).unwrap();
+        assert_eq!(super::elf_kind(&short), "a truncated ELF header");
+        std::fs::write(&short, "#!/bin/sh\n").unwrap();
+        assert_eq!(super::elf_kind(&short), "not a 64-bit little-endian ELF file");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

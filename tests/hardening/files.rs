@@ -329,3 +329,23 @@ fn the_cache_hit_shortcut_sees_an_in_place_edit_that_keeps_size_and_modification
     assert_eq!(s.get(&["od"]), "edited-token", "not the cached {cached}");
     assert!(s.run(&["kubectl", "od"]).ok().contains("edited-token"));
 }
+
+/// With stdout and stderr closed, the next files tokenfob opens would take descriptors 1 and 2, and the token or a
+/// debug log line would be written into the lock or the cache entry. std's start-up puts /dev/null there; the C entry
+/// point of glibc builds (src/main.rs) must do the same.
+#[test]
+fn closed_stdout_and_stderr_never_become_cache_files() {
+    let s = Sandbox::new();
+    s.bash("tokenfob get od >&- 2>&-");
+    assert_eq!(s.emu.state().counts.get("od.login"), Some(&1), "the closed run logged in once");
+    let token = s.get(&["od"]);
+    assert_eq!(s.emu.state().counts.get("od.login"), Some(&1), "the entry it wrote is a cache hit");
+    for file in std::fs::read_dir(s.cache_dir()).unwrap().flatten() {
+        let text = String::from_utf8_lossy(&std::fs::read(file.path()).unwrap()).into_owned();
+        let name = file.file_name().into_string().unwrap();
+        assert!(!text.contains("DEBUG") && !text.contains("tokenfob:"), "a log line in {name}: {text:?}");
+        if name != "od.json" {
+            assert!(!text.contains(&token), "the token in {name}");
+        }
+    }
+}
