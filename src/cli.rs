@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "tokenfob", version, about, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// Configuration file (default: $TOKENFOB_CONFIG, else <config dir>/tokenfob/config.toml).
+    /// Configuration file (default: $TOKENFOB_CONFIG, else `<config dir>/tokenfob/config.toml`).
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) config: Option<PathBuf>,
     /// Never prompt; fail with exit 5 when a secret must be typed (also TOKENFOB_NO_INPUT=1).
@@ -186,6 +186,14 @@ mod tests {
     fn quick(list: &[&str]) -> Option<Quick<'static>> {
         let args: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
         Quick::parse(Box::leak(args.into_boxed_slice()))
+    }
+
+    #[test]
+    fn the_quick_forms_know_every_output_format_clap_knows() {
+        for format in Format::value_variants() {
+            let name = format.to_possible_value().expect("no skipped formats").get_name().to_owned();
+            assert_eq!(quick(&["get", "od", "-o", &name]), Some(Quick::Get { profile: "od", format: *format }));
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The one place tokenfob asks what time it is.
 //!
-//! Freshness and expiry are pure functions of a `now` passed in, so tests fix the time; only the faces call
-//! [`now`] to start a request.
+//! Freshness and expiry are pure functions of a `now` passed in, so tests fix the time. The faces call [`now`] to
+//! start a request; the broker reads it again after a wait (a lock, a failed renewal) and the HTTP client to date a
+//! request. The configuration watch reads the system clock itself, in nanoseconds, for its racily-clean rule.
 
 use time::OffsetDateTime;
 

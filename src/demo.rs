@@ -60,12 +60,12 @@ const STEPS: &[Step] = &[
 /// Runs the demo, printing to `out`.
 pub fn run(env: &Env, out: &mut dyn Write) -> Result<()> {
     let emu = Emulator::start(OD_PASSWORD, SESSION_PASSWORD, GD_BOOTSTRAP)
-        .map_err(|e| Error::Other(format!("starting the emulator: {e}")))?;
+        .map_err(|e| Error::system("starting the emulator", e))?;
     let dir = TempDir(std::env::temp_dir().join(format!("tokenfob-demo-{}", crate::sys::random_hex(6)?)));
     std::fs::DirBuilder::new().mode(0o700).create(&dir.0).map_err(|e| Error::io("creating", &dir.0, e))?;
     let config = dir.0.join("config.toml");
     std::fs::write(&config, seed_config(&emu.url())).map_err(|e| Error::io("writing", &config, e))?;
-    let exe = std::env::current_exe().map_err(|e| Error::Other(format!("finding this executable: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| Error::system("finding this executable", e))?;
     let say = |out: &mut dyn Write, text: String| crate::faces::write_out(out, &text);
     say(out, format!("tokenfob demo: ONE DATA, a session API and GoodData.CN emulated at {}\n\n", emu.url()))?;
     let mut failed = 0;
@@ -101,7 +101,7 @@ fn run_step(env: &Env, exe: &Path, dir: &Path, config: &Path, args: &[&str]) -> 
         .env("GDC_API_TOKEN", GD_BOOTSTRAP)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::Other(format!("running {}: {e}", exe.display())))?;
+        .map_err(|e| Error::system(format!("running {}", exe.display()), e))?;
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     let text = String::from_utf8_lossy(&output.stdout).trim_end().to_owned();
     let shown = if args[0] == "get" { shorten(&text) } else { text };

@@ -14,9 +14,9 @@ pub(crate) const CACHE_DIR: &str = "TOKENFOB_CACHE_DIR";
 /// `$TOKENFOB_NO_INPUT`: `1` forbids prompting.
 pub(crate) const NO_INPUT: &str = "TOKENFOB_NO_INPUT";
 /// `$TOKENFOB_LOCK_TIMEOUT`: how long to wait for another process's renewal.
-pub(crate) const LOCK_TIMEOUT: &str = "TOKENFOB_LOCK_TIMEOUT";
+const LOCK_TIMEOUT: &str = "TOKENFOB_LOCK_TIMEOUT";
 /// `$TOKENFOB_LOG`: `debug` prints what tokenfob does (never secrets) on stderr.
-pub(crate) const LOG: &str = "TOKENFOB_LOG";
+const LOG: &str = "TOKENFOB_LOG";
 
 /// A snapshot of environment variables.
 ///

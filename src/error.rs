@@ -46,6 +46,16 @@ pub(crate) enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A local operation other than on a file failed: listening on loopback, starting a program.
+    #[error("{what}: {source}")]
+    System {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading the request from stdin failed.
+    #[error("reading stdin: {0}")]
+    Input(#[source] std::io::Error),
     /// Writing the answer to stdout failed (a reader that went away is not reported: see `main`).
     #[error("writing to stdout: {0}")]
     Output(#[source] std::io::Error),
@@ -64,7 +74,7 @@ impl Error {
             Error::Server { .. } | Error::Network { .. } => 4,
             Error::InteractionRequired { .. } => 5,
             Error::LockTimeout { .. } => 6,
-            Error::Io { .. } | Error::Output(_) | Error::Other(_) => 1,
+            Error::Io { .. } | Error::System { .. } | Error::Input(_) | Error::Output(_) | Error::Other(_) => 1,
         }
     }
 
@@ -80,13 +90,20 @@ impl Error {
             Error::Network { .. } => "network",
             Error::InteractionRequired { .. } => "interaction_required",
             Error::LockTimeout { .. } => "lock_timeout",
-            Error::Io { .. } | Error::Output(_) | Error::Other(_) => "internal",
+            Error::Io { .. } | Error::System { .. } | Error::Input(_) | Error::Output(_) | Error::Other(_) => {
+                "internal"
+            }
         }
     }
 
     /// An I/O failure while doing `what` on `path`.
     pub(crate) fn io(what: &'static str, path: &std::path::Path, source: std::io::Error) -> Error {
         Error::Io { what, path: path.to_owned(), source }
+    }
+
+    /// A local operation, `what`, failed with `source`.
+    pub(crate) fn system(what: impl Into<String>, source: std::io::Error) -> Error {
+        Error::System { what: what.into(), source }
     }
 
     /// True for a write to a reader that went away (`tokenfob get | head -c0`): the answer was offered, nobody

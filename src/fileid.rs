@@ -36,7 +36,6 @@ impl ConfigStamp {
 
     /// The stamp of `bytes`, read from `path` whose metadata is `meta`.
     pub(crate) fn new(path: &Path, meta: &fs::Metadata, bytes: &[u8]) -> Option<ConfigStamp> {
-        use std::os::unix::fs::MetadataExt;
         let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut sha256 = String::with_capacity(64);
@@ -55,7 +54,7 @@ impl ConfigStamp {
 /// the next look, and the file is hashed again until it has been quiet for longer than a tick. Every write and
 /// every `chmod` sets the change time (ctime), which no user can set back, so a same-size in-place edit is seen
 /// even when the modification time is set back with `touch -d`. A fresh process has no earlier hash to trust:
-/// the one-shot cache hit (`hit.rs`) always hashes, with [`ConfigStamp::of`].
+/// the one-shot cache hit (`broker::peek`) always hashes, with [`ConfigStamp::of`].
 #[derive(Debug, Default)]
 pub(crate) struct ConfigWatch {
     /// The identity at the last hash, whether that hash may be trusted while the identity holds, and the stamp.

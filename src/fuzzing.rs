@@ -30,7 +30,7 @@ pub fn command_output(bytes: &[u8]) -> bool {
 /// Configuration text: the fingerprints of its profiles when it is a valid configuration.
 pub fn config(text: &str) -> Option<Vec<String>> {
     let config = crate::profile::parse(text, Path::new("fuzz.toml")).ok()?;
-    Some(config.profiles.values().map(crate::broker::fingerprint).collect())
+    Some(config.profiles.values().map(crate::profile::Profile::fingerprint).collect())
 }
 
 /// A placeholder template: true when it parses.
@@ -103,7 +103,7 @@ pub fn seed_answer(which: u8, status: u16, header: &str, body: &[u8]) -> Option<
         headers: vec![("authorization".into(), header.into()), ("retry-after".into(), header.into())],
         body: body.to_vec(),
     };
-    let _ = answer.describe(&recipe.reply);
+    let _ = crate::engine::reply::describe(&answer, &recipe.reply);
     let issued = crate::engine::reply::parse(&recipe.reply, recipe.lifetime, &answer, now()).ok()?;
     Some(crate::token::is_valid_token(issued.token.expose()))
 }

@@ -45,27 +45,40 @@ use faces::{App, shell};
 pub fn main() -> u8 {
     sys::start();
     let env = Env::from_process();
+    if env.debug() {
+        log::enable();
+    }
     let mut stdout = std::io::stdout().lock();
     let args = cli::command_line(std::env::args_os());
     // Arguments that are not all UTF-8 are for clap to judge.
     let plain: Option<Vec<String>> = args.iter().skip(1).map(|a| a.clone().into_string().ok()).collect();
     if let Some(ask) = plain.as_deref().and_then(Quick::parse)
-        && faces::quick(ask, &env, &mut stdout)
+        && let Some(answered) = faces::quick::answer(ask, &env, &mut stdout)
     {
-        return 0;
+        return exit_code(answered);
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            // Help and version go to stdout: a stdout that cannot take them fails, as any answer would.
+            return match e.print() {
+                _ if e.use_stderr() => 2,
+                Err(w) if w.kind() != std::io::ErrorKind::BrokenPipe => 1,
+                _ => 0,
+            };
         }
     };
-    match run(cli, env, &mut stdout) {
+    exit_code(run(cli, env, &mut stdout))
+}
+
+/// The exit code of a run, its failure reported on stderr. A reader that went away (`| head`) is no failure: the
+/// answer was offered and nobody took it.
+fn exit_code(result: Result<()>) -> u8 {
+    match result {
         Ok(()) => 0,
         Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {
-            eprintln!("tokenfob: {e}");
+            log::error(format_args!("{e}"));
             e.exit_code()
         }
     }
@@ -73,9 +86,6 @@ pub fn main() -> u8 {
 
 /// Runs one parsed command line.
 fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
-    if env.debug() {
-        log::enable();
-    }
     let app = App { env, config_flag: cli.config, no_input: cli.no_input };
     match cli.command {
         Command::Get { profile, url, output, min_valid } => {

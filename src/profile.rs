@@ -26,7 +26,7 @@ pub(crate) struct Config {
     pub(crate) profiles: BTreeMap<String, Profile>,
     /// Things worth a warning on stderr (a literal secret in a readable file).
     pub(crate) warnings: Vec<String>,
-    /// The file's identity, taken before it was read (so an edit after that never matches).
+    /// The file's stamp, made from the very bytes parsed (so an edit after that never matches).
     pub(crate) stamp: Option<ConfigStamp>,
 }
 
@@ -219,6 +219,18 @@ impl Config {
 }
 
 impl Profile {
+    /// The digest of the settings that decide whose token a cache entry holds (never a secret's value): an entry
+    /// made with another one is not this profile's token any more.
+    pub(crate) fn fingerprint(&self) -> String {
+        match &self.source {
+            Source::Recipe(r) => format!("{}-{}", self.kind.name(), r.fingerprint()),
+            Source::Command { argv, lifetime } => {
+                crate::recipe::fingerprint_of(&format!("command|{argv:?}|{lifetime:?}"))
+            }
+            Source::Static(_) => String::new(),
+        }
+    }
+
     /// True when one of the profile's `match` prefixes covers `url`.
     pub(crate) fn covers(&self, url: &str) -> bool {
         reqwest::Url::parse(url).is_ok_and(|u| self.matches.iter().any(|m| prefix_score(m, &u).is_some()))
@@ -324,5 +336,62 @@ refresh_margin = "5m"
         assert!(e.contains("profile \"x\"") && e.contains("`url`"), "{e}");
         let e = parse("[profiles.x]\nkind = \"static\"\ntoken = \"t\"\ncolour = 1\n", Path::new("c.toml")).unwrap_err();
         assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod fingerprints {
+    use super::*;
+
+    fn of(toml: &str) -> Vec<(String, String)> {
+        let config = parse(toml, Path::new("c.toml")).unwrap();
+        config.profiles.values().map(|p| (p.name.clone(), p.fingerprint())).collect()
+    }
+
+    #[test]
+    fn fingerprints_do_not_change_by_accident() {
+        let toml = r#"
+[profiles.od]
+kind = "onedata"
+url = "https://od.example.com"
+username = "bot@example.com"
+password = { env = "OD_PASSWORD" }
+[profiles.acme]
+kind = "session"
+login_url = "https://api.example.com/rest/v1/login"
+refresh_url = "https://api.example.com/rest/v1/refresh"
+username = "alice"
+password = { command = "pass show acme" }
+account_id = 42
+[profiles.gd]
+kind = "gooddata"
+url = "https://analytics.example.com"
+bootstrap_token = { env = "GDC_API_TOKEN" }
+user_id = "john.doe"
+[profiles.oidc]
+kind = "oauth2"
+issuer = "https://id.example.com"
+client_id = "cli"
+grant = "device_code"
+[profiles.cmd]
+kind = "command"
+command = "vault read -field=token secret/x"
+[profiles.st]
+kind = "static"
+token = { env = "T" }
+"#;
+        // A changed fingerprint makes every cached entry of that kind a stranger: tokens are minted again, and a
+        // GoodData token that never expires is left on the server unrevoked. Change these only on purpose.
+        let pinned = [
+            ("acme", "session-55cfc5edb83bb12e"),
+            ("cmd", "420afe2eb5d35e50"),
+            ("gd", "gooddata-ff19af8d8a773bbf"),
+            ("od", "onedata-ead69c2683e6d844"),
+            ("oidc", "oauth2-7fbe3f0ee7761247"),
+            ("st", ""),
+        ];
+        let got = of(toml);
+        let got: Vec<(&str, &str)> = got.iter().map(|(n, f)| (n.as_str(), f.as_str())).collect();
+        assert_eq!(got, pinned);
     }
 }

@@ -1,8 +1,8 @@
 //! When a cached token is good enough to hand out: the one freshness rule.
 //!
 //! Freshness is a pure function of when the token was obtained, when it expires, `now` and a margin, so it is
-//! tested without a clock; the broker, `status` and the cache-hit shortcut (`hit`) all call [`check`], so they can
-//! never disagree. The margin is capped at half the token's lifetime (counted from when it was obtained): a server
+//! tested without a clock; the broker, `status` and the cache-hit fast path (`broker::peek`) all apply it through
+//! `Entry::fresh`, so they can never disagree. The margin is capped at half the token's lifetime (counted from when it was obtained): a server
 //! that issues 30 s tokens against a 60 s margin then costs one renewal per 15 s, not one per call (issue #10).
 //! The reasons a token is not fresh are named, for debug lines and `status`. `duration::MAX` bounds every
 //! duration tokenfob accepts, so that adding one to a time can never overflow the calendar.
@@ -95,8 +95,19 @@ pub(crate) fn renew_at(obtained_at: OffsetDateTime, expires_at: OffsetDateTime, 
 }
 
 /// How long the token has left at `now` (zero when expired); `None` when it never expires.
-pub(crate) fn remaining(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<Duration> {
+fn remaining(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<Duration> {
     expires_at.map(|at| Duration::try_from(at - now).unwrap_or(Duration::ZERO))
+}
+
+/// `Some((left, asked))` when a token that expires at `expires_at` has less than the `min_valid` asked for left at
+/// `now`; `None` when nothing was asked, the token never expires, or it has enough.
+pub(crate) fn short_of(
+    min_valid: Option<Duration>,
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Option<(Duration, Duration)> {
+    let (asked, left) = (min_valid?, remaining(expires_at, now)?);
+    (left < asked).then_some((left, asked))
 }
 
 /// `Some(lifetime)` when a token obtained at `obtained_at` lives no longer than `margin`, so that the margin was

@@ -20,19 +20,18 @@ mod served;
 
 pub(crate) use served::{Served, Status};
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use self::lasting::{lasting, mints_lasting};
-use self::served::served;
+use self::lasting::{lasting, lasting_id, mints_lasting};
 use crate::engine::Engine;
 use crate::engine::secrets::Resolver;
 use crate::environment::Env;
 use crate::error::{Error, Result};
 use crate::fileid::ConfigStamp;
 use crate::profile::{Profile, Source};
-use crate::recipe;
 use crate::secret::Secret;
 use crate::store::{Cache, Entry, Lock};
 use crate::token::{self, Need, Stale};
@@ -55,26 +54,16 @@ pub(crate) struct Broker<'a> {
 /// configuration file as it is now (the same path, mode and bytes, so any edit is seen: issue #10) and is fresh by
 /// [`Entry::fresh`] with the refresh margin that configuration gave it. `None` (any doubt) means: take the full
 /// path. A configuration that draws a warning is never stamped, so its warning is never skipped.
-pub(crate) fn peek(profile: &str, env: &Env, now: OffsetDateTime) -> Option<Served> {
-    let config = crate::store::paths::config_file(None, env).ok()?;
-    let stamp = ConfigStamp::of(&config)?;
-    let entry = Cache::new(crate::store::paths::cache_dir(env).ok()?).read(profile).ok()??;
+pub(crate) fn peek(config: &Path, cache_dir: PathBuf, profile: &str, now: OffsetDateTime) -> Option<Served> {
+    let stamp = ConfigStamp::of(config)?;
+    let entry = Cache::new(cache_dir).read(profile).ok()??;
     if entry.config.as_ref() != Some(&stamp) {
         return None;
     }
     // An absurd margin (a damaged or forged entry) is a miss: the full path uses the configuration's own.
     let margin = Some(Duration::from_millis(entry.margin_ms?)).filter(|m| *m <= crate::duration::MAX)?;
     entry.fresh(now, Need::margin(margin)).ok()?;
-    served(profile, entry, margin).ok()
-}
-
-/// The digest of a profile's settings that decides whose token a cache entry holds.
-pub(crate) fn fingerprint(profile: &Profile) -> String {
-    match &profile.source {
-        Source::Recipe(r) => format!("{}-{}", profile.kind.name(), r.fingerprint()),
-        Source::Command { argv, lifetime } => recipe::fingerprint_of(&format!("command|{argv:?}|{lifetime:?}")),
-        Source::Static(_) => String::new(),
-    }
+    Served::from_entry(profile, entry, margin).ok()
 }
 
 impl Broker<'_> {
@@ -91,7 +80,7 @@ impl Broker<'_> {
             let token = self.resolver(profile).resolve(source, "token")?;
             return Served::new(&profile.name, token, None);
         }
-        let fp = fingerprint(profile);
+        let fp = profile.fingerprint();
         let cached = self.read(profile, &fp)?;
         let stale = match &cached {
             Some(entry) => match entry.fresh(now, need) {
@@ -125,19 +114,17 @@ impl Broker<'_> {
         if matches!(profile.source, Source::Static(_)) {
             return self.get(profile, None, now);
         }
-        let fp = fingerprint(profile);
+        let fp = profile.fingerprint();
         let lock = self.lock(profile)?;
         let current = self.read(profile, &fp)?;
         if let (Some(entry), Some(lock)) = (&current, &lock)
-            && self.revoke_lasting(profile, entry, true)?
+            && lasting::revoke(profile, entry, true, self.resolver(profile))?
         {
             // Revoked: a login that fails now must not leave a dead token cached.
             self.cache.remove(lock)?;
         }
-        match self.obtain(profile, fp, None, lock.as_ref(), now, true) {
-            Ok(entry) => self.keep(profile, entry, lock.as_ref()),
-            Err(e) => Err(e),
-        }
+        // No refresh: `current` is not passed on, so a login it is.
+        self.obtain(profile, fp, None, lock.as_ref(), now).and_then(|entry| self.keep(profile, entry, lock.as_ref()))
     }
 
     /// Forgets the cached token; with `only`, only if the cache still holds exactly that token (a refresh token
@@ -152,7 +139,7 @@ impl Broker<'_> {
             return Ok(false);
         }
         let keep_refresh = only.is_some() && entry.refresh_token.is_some();
-        self.revoke_lasting(profile, &entry, !keep_refresh)?;
+        lasting::revoke(profile, &entry, !keep_refresh, self.resolver(profile))?;
         if keep_refresh {
             entry.token = None;
             return self.cache.write(&lock, &entry).map(|()| true);
@@ -167,7 +154,7 @@ impl Broker<'_> {
         let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
         let entry = self.cache.read(&profile.name)?;
         let revoked = match (&profile.source, &entry) {
-            (Source::Recipe(_), Some(entry)) if entry.token.is_some() && entry.fingerprint != fingerprint(profile) => {
+            (Source::Recipe(_), Some(entry)) if entry.token.is_some() && entry.fingerprint != profile.fingerprint() => {
                 crate::log::warn(format_args!(
                     "profile {}: the cached token was made with other settings, so it is not revoked (its server may \
                      not be the one the settings name now); revoke it there by hand if it still works",
@@ -187,7 +174,7 @@ impl Broker<'_> {
 
     /// What the cache holds for `profile`.
     pub(crate) fn status(&self, profile: &Profile, now: OffsetDateTime) -> Result<Status> {
-        let entry = self.read(profile, &fingerprint(profile))?;
+        let entry = self.read(profile, &profile.fingerprint())?;
         let has_token = entry.as_ref().is_some_and(|e| e.token.is_some());
         let expires_at = entry.as_ref().filter(|_| has_token).and_then(|e| e.expires_at);
         Ok(Status {
@@ -211,7 +198,7 @@ impl Broker<'_> {
             ));
             if lasting(profile, &entry) {
                 // Not revoked: the settings that made it (its server, its credentials) are not known any more.
-                let id = entry.vars.get("token_id").map(|id| format!(" (id {id})")).unwrap_or_default();
+                let id = lasting_id(&entry);
                 crate::log::warn(format_args!(
                     "profile {}: the cached token{id} was made with other settings and never expires; it is replaced \
                      without being revoked: delete it on the server if it is still listed there",
@@ -248,7 +235,7 @@ impl Broker<'_> {
 /// After a failed renewal, serves a cached token that has not expired yet, with the failure as a warning: a token
 /// that still works is better than none, and the warning says what to fix. Otherwise returns the error; also when
 /// the caller asked for `min_valid` and the token expires sooner (the caller asked for a guarantee).
-pub(super) fn ride_out(
+fn ride_out(
     profile: &Profile,
     current: Option<Entry>,
     err: Error,
@@ -256,9 +243,7 @@ pub(super) fn ride_out(
     now: OffsetDateTime,
 ) -> Result<Served> {
     let Some(entry) = current.filter(|e| e.fresh(now, Need::default()).is_ok()) else { return Err(err) };
-    if let (Some(asked), Some(left)) = (min_valid, token::remaining(entry.expires_at, now))
-        && left < asked
-    {
+    if let Some((left, asked)) = token::short_of(min_valid, entry.expires_at, now) {
         crate::log::warn(format_args!(
             "profile {}: not serving the cached token: it expires in {}, sooner than the {} asked for \
              (--min-valid, or min_valid in the JSON face), and renewing it failed",
@@ -269,11 +254,11 @@ pub(super) fn ride_out(
         return Err(err);
     }
     crate::log::warn(format_args!("{err}; serving the cached token, which has not expired yet"));
-    served(&profile.name, entry, profile.refresh_margin)
+    Served::from_entry(&profile.name, entry, profile.refresh_margin)
 }
 
 /// The clock now, or `since` if that is later (a caller may hand in a time of its own, as the tests do).
-pub(super) fn later(since: OffsetDateTime) -> OffsetDateTime {
+fn later(since: OffsetDateTime) -> OffsetDateTime {
     crate::clock::now().max(since)
 }
 
@@ -285,17 +270,15 @@ fn renewed_meanwhile(before: Option<&Entry>, after: &Entry, now: OffsetDateTime)
 
 /// Serves a cached token, warning when it expires sooner than the caller's `min_valid`.
 fn serve(profile: &Profile, entry: Entry, min_valid: Option<Duration>, now: OffsetDateTime) -> Result<Served> {
-    let served = served(&profile.name, entry, profile.refresh_margin)?;
+    let served = Served::from_entry(&profile.name, entry, profile.refresh_margin)?;
     warn_short(profile, &served, min_valid, now);
     Ok(served)
 }
 
 /// The warning for a token that expires sooner than `min_valid` asked: the server's tokens live shorter, so
 /// renewing again would not help (and would cost a renewal per call).
-pub(super) fn warn_short(profile: &Profile, served: &Served, min_valid: Option<Duration>, now: OffsetDateTime) {
-    if let (Some(asked), Some(left)) = (min_valid, token::remaining(served.expires_at(), now))
-        && left < asked
-    {
+fn warn_short(profile: &Profile, served: &Served, min_valid: Option<Duration>, now: OffsetDateTime) {
+    if let Some((left, asked)) = token::short_of(min_valid, served.expires_at(), now) {
         crate::log::warn(format_args!(
             "profile {}: the token expires in {}, sooner than --min-valid (min_valid) asked ({}): the server's \
              tokens live too short, and a margin is capped at half a token's lifetime so as not to renew on every call",

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::lasting::lasting;
-use super::served::{Served, served};
-use super::{Broker, fingerprint, later, ride_out, warn_short};
+use super::lasting::{self, lasting, lasting_id};
+use super::served::Served;
+use super::{Broker, later, ride_out, warn_short};
 use crate::engine::{Engine, Outcome};
 use crate::error::{Error, Result};
 use crate::profile::{Profile, Source};
@@ -26,7 +26,7 @@ impl Broker<'_> {
         min_valid: Option<Duration>,
         now: OffsetDateTime,
     ) -> Result<Served> {
-        match self.obtain(profile, fingerprint, current.as_ref(), lock, now, false) {
+        match self.obtain(profile, fingerprint, current.as_ref(), lock, now) {
             Ok(entry) => {
                 let served = self.keep(profile, entry, lock)?;
                 warn_short(profile, &served, min_valid, later(now));
@@ -62,43 +62,21 @@ impl Broker<'_> {
         {
             if !lasting(profile, &entry) {
                 crate::log::warn(format_args!("{e}; the token is served but not cached"));
-                return served(&profile.name, entry, profile.refresh_margin);
+                return Served::from_entry(&profile.name, entry, profile.refresh_margin);
             }
-            let what = match self.revoke_lasting(profile, &entry, true) {
+            let what = match lasting::revoke(profile, &entry, true, self.resolver(profile)) {
                 Ok(true) => "so it was revoked".to_owned(),
                 Ok(false) => "and it cannot be revoked: delete it on the server by hand".to_owned(),
                 Err(r) => format!("and revoking it failed too ({r}): delete it on the server by hand"),
             };
-            let id = entry.vars.get("token_id").map(|id| format!(" (id {id})")).unwrap_or_default();
+            let id = lasting_id(&entry);
             return Err(Error::Other(format!(
                 "{e}; the new token{id} of profile {:?} never expires and cannot be cached, {what} (fix the cache \
                  directory)",
                 profile.name
             )));
         }
-        served(&profile.name, entry, profile.refresh_margin)
-    }
-
-    /// Revokes `entry`'s token server-side when it never expires and the recipe can revoke it: a token forgotten
-    /// while still valid on the server would stay valid forever. True when it was revoked. An entry made with other
-    /// settings is left alone (its server may not be the one the settings name now).
-    pub(super) fn revoke_lasting(&self, profile: &Profile, entry: &Entry, with_refresh: bool) -> Result<bool> {
-        let Source::Recipe(recipe) = &profile.source else { return Ok(false) };
-        if !lasting(profile, entry) || entry.fingerprint != fingerprint(profile) {
-            return Ok(false);
-        }
-        crate::log::debug(format_args!("profile {}: revoking the token before forgetting it", profile.name));
-        let refresh = entry.refresh_token.as_ref().filter(|_| with_refresh);
-        let revoked = Engine::new(recipe, profile, self.resolver(profile))
-            .with_saved(&entry.vars)
-            .logout(entry.token.as_ref(), refresh)?;
-        if !revoked {
-            crate::log::warn(format_args!(
-                "profile {}: a token that never expires could not be revoked (its logout call has no value to use)",
-                profile.name
-            ));
-        }
-        Ok(revoked)
+        Served::from_entry(&profile.name, entry, profile.refresh_margin)
     }
 
     /// Refreshes when a refresh token is held (falling back to a login when it is rejected), else logs in.
@@ -109,7 +87,6 @@ impl Broker<'_> {
         current: Option<&Entry>,
         lock: Option<&Lock>,
         now: OffsetDateTime,
-        force: bool,
     ) -> Result<Entry> {
         let recipe = match &profile.source {
             Source::Recipe(recipe) => recipe,
@@ -118,10 +95,12 @@ impl Broker<'_> {
                     crate::engine::command::run_command(&profile.name, argv, *lifetime, profile.net.timeout, now)?;
                 return Ok(new_entry(profile, fingerprint, now, Outcome { issued, vars: Default::default() }, None));
             }
-            Source::Static(_) => unreachable!("static profiles are never renewed"),
+            Source::Static(_) => {
+                return Err(Error::Other(format!("profile {:?} is static: nothing to renew", profile.name)));
+            }
         };
-        if let Some(entry) = current.filter(|e| !force && e.can_refresh(now) && recipe.refresh.is_some()) {
-            let old = entry.refresh_token.clone().expect("can_refresh checked it");
+        let refreshable = current.filter(|e| e.can_refresh(now) && recipe.refresh.is_some());
+        if let Some((entry, old)) = refreshable.and_then(|e| Some((e, e.refresh_token.clone()?))) {
             let mut engine = Engine::new(recipe, profile, self.resolver(profile)).with_saved(&entry.vars);
             match engine.refresh(&old) {
                 Ok(outcome) => {

@@ -57,6 +57,14 @@ impl Served {
     pub(crate) fn renew_at(&self) -> Option<OffsetDateTime> {
         self.renew_at
     }
+
+    /// The token of `entry`, which renews `margin` before it expires (capped as [`token::renew_at`] says).
+    pub(super) fn from_entry(profile: &str, entry: Entry, margin: Duration) -> Result<Served> {
+        let renew_at = entry.expires_at.and_then(|at| token::renew_at(entry.obtained_at, at, Need::margin(margin)));
+        let token =
+            entry.token.ok_or_else(|| Error::Other(format!("profile {profile}: the cache entry has no token")))?;
+        Ok(Served::new(profile, token, entry.expires_at)?.renewing_at(renew_at))
+    }
 }
 
 /// What `status` reports of a profile (never a token).
@@ -77,11 +85,4 @@ pub(crate) struct Status {
     pub(crate) expires_in: Option<i64>,
     /// A refresh token is held.
     pub(crate) refreshable: bool,
-}
-
-/// Hands out the token of `entry`, which renews `margin` before it expires (capped as [`token::renew_at`] says).
-pub(super) fn served(profile: &str, entry: Entry, margin: Duration) -> Result<Served> {
-    let renew_at = entry.expires_at.and_then(|at| token::renew_at(entry.obtained_at, at, Need::margin(margin)));
-    let token = entry.token.ok_or_else(|| Error::Other(format!("profile {profile}: the cache entry has no token")))?;
-    Ok(Served::new(profile, token, entry.expires_at)?.renewing_at(renew_at))
 }

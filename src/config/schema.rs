@@ -172,3 +172,8 @@ pub(crate) enum CommandLine {
     /// Run directly.
     Argv(Vec<String>),
 }
+
+/// The value of a key that kind `kind` needs, or the error that says so.
+pub(crate) fn require<'a, T>(value: &'a Option<T>, kind: &str, key: &str) -> Result<&'a T, String> {
+    value.as_ref().ok_or_else(|| format!("kind {kind} needs `{key}`"))
+}

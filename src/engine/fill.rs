@@ -1,96 +1,26 @@
-//! The engine's state, and how it fills a recipe's templates: `{name}` placeholders take the profile's values,
+//! How the engine fills a recipe's templates: `{name}` placeholders take the profile's values,
 //! secrets read only when a call needs them (so a refresh never prompts for a password), values looked up from
 //! another answer (OpenID discovery, GoodData's user id), and the built-ins (`{nonce}`, `{hostname}`,
 //! `{client_basic}`). Every secret used is remembered, so that whatever a server says back is shown redacted.
 
-use std::collections::{BTreeMap, HashMap};
-
-use super::reply;
-use super::secrets::Resolver;
+use super::value::{Place, Value};
+use super::{Engine, reply};
 use crate::error::{Error, Result};
-use crate::net::http::{Http, Outgoing};
-use crate::profile::Profile;
-use crate::recipe::{CallSpec, Recipe, VarSpec};
+use crate::net::http::Outgoing;
+use crate::recipe::{CallSpec, VarSpec};
 use crate::secret::Secret;
 use crate::template::{self, Piece};
 
-#[derive(Clone)]
-enum Value {
-    Plain(serde_json::Value),
-    Secret(Secret),
-}
-
-impl Value {
-    fn text(&self) -> String {
-        match self {
-            Value::Plain(serde_json::Value::String(s)) => s.clone(),
-            Value::Plain(other) => other.to_string(),
-            Value::Secret(s) => s.expose().to_owned(),
-        }
-    }
-}
-
-/// Where an expanded string goes: URLs must not carry secrets and get their values percent-encoded.
-#[derive(Clone, Copy, PartialEq)]
-enum Place {
-    Url,
-    Header,
-}
-
-/// Runs one recipe for one profile.
-pub(crate) struct Engine<'a> {
-    pub(super) recipe: &'a Recipe,
-    pub(super) profile: &'a str,
-    pub(super) resolver: Resolver<'a>,
-    pub(super) http: Http<'a>,
-    known: HashMap<String, Value>,
-    pub(super) kept: BTreeMap<String, String>,
-    /// Drawn on first use, so that a failing random source fails only the calls that need one.
-    nonce: Option<String>,
-    secrets: Vec<Secret>,
-    depth: usize,
-    /// How many times a secret value was used, so a request knows whether it carries one.
-    secret_uses: usize,
-    /// Lookup answers by URL, so several values from one discovery document cost one request.
-    fetched: HashMap<String, Option<serde_json::Value>>,
-}
-
-impl<'a> Engine<'a> {
-    /// An engine for `profile`'s `recipe`.
-    pub(crate) fn new(recipe: &'a Recipe, profile: &'a Profile, resolver: Resolver<'a>) -> Engine<'a> {
-        Engine {
-            recipe,
-            profile: &profile.name,
-            http: Http::new(&profile.net, resolver.env),
-            resolver,
-            known: HashMap::new(),
-            kept: BTreeMap::new(),
-            nonce: None,
-            secrets: Vec::new(),
-            depth: 0,
-            secret_uses: 0,
-            fetched: HashMap::new(),
-        }
-    }
-
-    /// Starts from the values an earlier login kept (for refresh and logout).
-    pub(crate) fn with_saved(mut self, saved: &BTreeMap<String, String>) -> Engine<'a> {
-        for (k, v) in saved {
-            self.known.insert(k.clone(), Value::Plain(v.clone().into()));
-            self.kept.insert(k.clone(), v.clone());
-        }
-        self
-    }
-
+impl Engine<'_> {
     /// Sets a placeholder to a secret value.
-    pub(crate) fn set_secret(&mut self, name: &str, value: String) {
+    pub(super) fn set_secret(&mut self, name: &str, value: String) {
         let secret = Secret::new(value);
         self.secrets.push(secret.clone());
         self.known.insert(name.to_owned(), Value::Secret(secret));
     }
 
     /// Sets a placeholder to a plain value.
-    pub(crate) fn set_plain(&mut self, name: &str, value: String) {
+    pub(super) fn set_plain(&mut self, name: &str, value: String) {
         self.known.insert(name.to_owned(), Value::Plain(value.into()));
     }
 
@@ -100,7 +30,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Expands a template, `None` for a lone unset `{x?}`.
-    pub(crate) fn optional_value(&mut self, template: &str) -> Result<Option<String>> {
+    pub(super) fn optional_value(&mut self, template: &str) -> Result<Option<String>> {
         self.optional_text(template)
     }
 
@@ -111,7 +41,7 @@ impl<'a> Engine<'a> {
     }
 
     /// `err` with server text redacted and shortened, for errors built outside this engine (the browser redirect).
-    pub(crate) fn redact_error(&self, err: Error) -> Error {
+    pub(super) fn redact_error(&self, err: Error) -> Error {
         match err {
             Error::AuthRejected { what, url, why, profile } => {
                 Error::AuthRejected { what, url, why: reply::shorten(&self.redact(&why)), profile }

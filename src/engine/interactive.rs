@@ -73,8 +73,8 @@ impl Engine<'_> {
         let what = format!("logging in to profile {:?} in a browser", self.profile_name());
         self.require_interaction(&what)?;
         let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| Error::Other(format!("{what}: listening on 127.0.0.1: {e}")))?;
-        let port = listener.local_addr().map_err(|e| Error::Other(format!("{what}: {e}")))?.port();
+            .map_err(|e| Error::system(format!("{what}: listening on 127.0.0.1"), e))?;
+        let port = listener.local_addr().map_err(|e| Error::system(&what, e))?.port();
         let state = crate::sys::random_hex(16)?;
         let verifier = crate::jwt::base64url_encode(&hex_bytes(&crate::sys::random_hex(32)?));
         let challenge =

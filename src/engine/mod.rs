@@ -14,16 +14,18 @@ mod interactive;
 mod redirect;
 pub(crate) mod reply;
 pub(crate) mod secrets;
+mod value;
 
-pub(crate) use fill::Engine;
-
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use time::OffsetDateTime;
 
 use self::reply::{Failure, Issued};
+use self::secrets::Resolver;
+use self::value::Value;
 use crate::error::{Error, Result};
-use crate::net::http::Answer;
+use crate::net::http::{Answer, Http};
+use crate::profile::Profile;
 use crate::recipe::{CallSpec, Interactive, Recipe};
 use crate::secret::Secret;
 
@@ -39,7 +41,51 @@ pub(crate) struct Outcome {
     pub(crate) vars: BTreeMap<String, String>,
 }
 
+/// Runs one recipe for one profile.
+pub(crate) struct Engine<'a> {
+    recipe: &'a Recipe,
+    profile: &'a str,
+    resolver: Resolver<'a>,
+    http: Http<'a>,
+    known: HashMap<String, Value>,
+    kept: BTreeMap<String, String>,
+    /// Drawn on first use, so that a failing random source fails only the calls that need one.
+    nonce: Option<String>,
+    secrets: Vec<Secret>,
+    depth: usize,
+    /// How many times a secret value was used, so a request knows whether it carries one.
+    secret_uses: usize,
+    /// Lookup answers by URL, so several values from one discovery document cost one request.
+    fetched: HashMap<String, Option<serde_json::Value>>,
+}
+
 impl<'a> Engine<'a> {
+    /// An engine for `profile`'s `recipe`.
+    pub(crate) fn new(recipe: &'a Recipe, profile: &'a Profile, resolver: Resolver<'a>) -> Engine<'a> {
+        Engine {
+            recipe,
+            profile: &profile.name,
+            http: Http::new(&profile.net, resolver.env),
+            resolver,
+            known: HashMap::new(),
+            kept: BTreeMap::new(),
+            nonce: None,
+            secrets: Vec::new(),
+            depth: 0,
+            secret_uses: 0,
+            fetched: HashMap::new(),
+        }
+    }
+
+    /// Starts from the values an earlier login kept (for refresh and logout).
+    pub(crate) fn with_saved(mut self, saved: &BTreeMap<String, String>) -> Engine<'a> {
+        for (k, v) in saved {
+            self.known.insert(k.clone(), Value::Plain(v.clone().into()));
+            self.kept.insert(k.clone(), v.clone());
+        }
+        self
+    }
+
     /// Logs in: the interactive step first, if the recipe has one, else the login call.
     pub(crate) fn login(&mut self) -> Result<Outcome> {
         let recipe = self.recipe;
@@ -103,12 +149,12 @@ impl<'a> Engine<'a> {
         let (answer, _, url) = self.run(spec, "DELETE", &what)?;
         match answer.status {
             200..=299 | 404 | 410 => Ok(true),
-            _ => Err(self.failure(Failure::Unusable(answer.describe(&self.recipe.reply)), &url, &what)),
+            _ => Err(self.failure(Failure::Unusable(reply::describe(&answer, &self.recipe.reply)), &url, &what)),
         }
     }
 
     /// The profile's name, for messages.
-    pub(crate) fn profile_name(&self) -> &str {
+    fn profile_name(&self) -> &str {
         self.profile
     }
 
@@ -118,43 +164,30 @@ impl<'a> Engine<'a> {
     }
 
     /// A variable of the environment (`$BROWSER`).
-    pub(crate) fn env_var(&self, name: &str) -> Option<String> {
+    fn env_var(&self, name: &str) -> Option<String> {
         self.resolver.env.get(name).map(str::to_owned)
     }
 
     /// Fails unless the user can take part: prompting allowed and a terminal there.
-    pub(crate) fn require_interaction(&self, what: &str) -> Result<()> {
-        let why = if !self.resolver.may_prompt {
-            "prompting is turned off (--no-input, TOKENFOB_NO_INPUT, or kubectl without a terminal)"
-        } else if crate::sys::tty::Tty::open().is_none() {
-            "there is no terminal"
-        } else {
-            return Ok(());
-        };
-        Err(Error::InteractionRequired { what: what.into(), why: why.into(), profile: self.profile.into() })
+    fn require_interaction(&self, what: &str) -> Result<()> {
+        self.resolver.terminal(what).map(drop)
     }
 
     /// The error code of an answer, by the recipe's `error_pointer`.
-    pub(crate) fn error_code(&self, answer: &Answer) -> Option<String> {
-        answer.error_code(&self.recipe.reply)
+    fn error_code(&self, answer: &Answer) -> Option<String> {
+        reply::error_code(answer, &self.recipe.reply)
     }
 
     /// The error for an answer without what the step needed.
-    pub(crate) fn unusable(&self, answer: &Answer, url: &str, what: &str) -> Error {
+    fn unusable(&self, answer: &Answer, url: &str, what: &str) -> Error {
         let failure = match answer.status {
-            401 | 403 => Failure::Rejected(answer.describe(&self.recipe.reply)),
-            _ => Failure::Unusable(answer.describe(&self.recipe.reply)),
+            401 | 403 => Failure::Rejected(reply::describe(answer, &self.recipe.reply)),
+            _ => Failure::Unusable(reply::describe(answer, &self.recipe.reply)),
         };
         self.failure(failure, url, what)
     }
 
-    pub(crate) fn read_reply(
-        &mut self,
-        answer: &Answer,
-        sent_at: OffsetDateTime,
-        url: &str,
-        what: &str,
-    ) -> Result<Outcome> {
+    fn read_reply(&mut self, answer: &Answer, sent_at: OffsetDateTime, url: &str, what: &str) -> Result<Outcome> {
         match reply::parse(&self.recipe.reply, self.recipe.lifetime, answer, sent_at) {
             Ok(issued) => Ok(Outcome { issued, vars: std::mem::take(&mut self.kept) }),
             Err(f) => Err(self.failure(f, url, what)),

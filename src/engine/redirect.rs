@@ -33,7 +33,7 @@ pub(super) fn wait_for_code(
     what: &str,
     profile: &str,
 ) -> Result<String> {
-    listener.set_nonblocking(true).map_err(|e| Error::Other(format!("{what}: {e}")))?;
+    listener.set_nonblocking(true).map_err(|e| Error::system(what, e))?;
     let mut pending: Vec<Pending> = Vec::new();
     loop {
         if Instant::now() > deadline {

@@ -35,58 +35,53 @@ pub(crate) enum Failure {
     Unusable(String),
 }
 
-impl Answer {
-    /// A one-line description of a failed answer: the status and the server's message, if it has one.
-    pub(crate) fn describe(&self, spec: &ReplySpec) -> String {
-        let mut text = format!("HTTP {}", self.status);
-        if (300..400).contains(&self.status) {
-            let to = self.header("location").unwrap_or("?");
-            text.push_str(&format!(
-                " redirect to {} (not followed: credentials go to the same origin only)",
-                clean(to)
-            ));
-        } else if self.status == 429 {
-            let after = self.header("retry-after").map(clean).unwrap_or_else(|| "a while".into());
-            text.push_str(&format!(" Too Many Requests (the server asks to retry after {after})"));
-        } else if let Some(message) = self.message(spec) {
-            text.push_str(": ");
-            text.push_str(&message);
-        } else if self.body.trim_ascii_start().starts_with(b"<") {
-            text.push_str(" with an HTML page");
-        }
-        text
+/// A one-line description of a failed answer: the status and the server's message, if it has one.
+pub(crate) fn describe(answer: &Answer, spec: &ReplySpec) -> String {
+    let mut text = format!("HTTP {}", answer.status);
+    if (300..400).contains(&answer.status) {
+        let to = answer.header("location").unwrap_or("?");
+        text.push_str(&format!(" redirect to {} (not followed: credentials go to the same origin only)", clean(to)));
+    } else if answer.status == 429 {
+        let after = answer.header("retry-after").map(clean).unwrap_or_else(|| "a while".into());
+        text.push_str(&format!(" Too Many Requests (the server asks to retry after {after})"));
+    } else if let Some(message) = message(answer, spec) {
+        text.push_str(": ");
+        text.push_str(&message);
+    } else if answer.body.trim_ascii_start().starts_with(b"<") {
+        text.push_str(" with an HTML page");
     }
+    text
+}
 
-    /// The error code at the recipe's `error_pointer` (OAuth 2.0's `error`), if any.
-    pub(crate) fn error_code(&self, spec: &ReplySpec) -> Option<String> {
-        let pointer = spec.error_pointer.as_deref()?;
-        self.json()?.pointer(pointer)?.as_str().map(str::to_owned)
-    }
+/// The error code at the recipe's `error_pointer` (OAuth 2.0's `error`), if any.
+pub(super) fn error_code(answer: &Answer, spec: &ReplySpec) -> Option<String> {
+    let pointer = spec.error_pointer.as_deref()?;
+    answer.json()?.pointer(pointer)?.as_str().map(str::to_owned)
+}
 
-    /// The server's own message, from the recipe's pointer or the usual fields, after its error code if it has one
-    /// (`invalid_grant: refresh token expired`).
-    pub(crate) fn message(&self, spec: &ReplySpec) -> Option<String> {
-        match (self.error_code(spec).map(|c| clean(&c)), self.plain_message(spec)) {
-            (Some(code), Some(m)) if m != code => Some(format!("{code}: {m}")),
-            (Some(code), _) => Some(code),
-            (None, m) => m,
-        }
+/// The server's own message, from the recipe's pointer or the usual fields, after its error code if it has one
+/// (`invalid_grant: refresh token expired`).
+pub(crate) fn message(answer: &Answer, spec: &ReplySpec) -> Option<String> {
+    match (error_code(answer, spec).map(|c| clean(&c)), plain_message(answer, spec)) {
+        (Some(code), Some(m)) if m != code => Some(format!("{code}: {m}")),
+        (Some(code), _) => Some(code),
+        (None, m) => m,
     }
+}
 
-    fn plain_message(&self, spec: &ReplySpec) -> Option<String> {
-        let json = self.json()?;
-        let pointers = spec.message_pointer.iter().map(String::as_str).chain([
-            "/message",
-            "/error_description",
-            "/error/message",
-            "/error",
-            "/detail",
-            "/title",
-            "/errors/0/detail",
-            "/errors/0/title",
-        ]);
-        pointers.filter_map(|p| json.pointer(p)?.as_str()).find(|s| !s.is_empty()).map(clean)
-    }
+fn plain_message(answer: &Answer, spec: &ReplySpec) -> Option<String> {
+    let json = answer.json()?;
+    let pointers = spec.message_pointer.iter().map(String::as_str).chain([
+        "/message",
+        "/error_description",
+        "/error/message",
+        "/error",
+        "/detail",
+        "/title",
+        "/errors/0/detail",
+        "/errors/0/title",
+    ]);
+    pointers.filter_map(|p| json.pointer(p)?.as_str()).find(|s| !s.is_empty()).map(clean)
 }
 
 /// Makes text from a server one printable line. It does not shorten: secrets are redacted from the whole text
@@ -97,7 +92,7 @@ pub(crate) fn clean(text: &str) -> String {
 }
 
 /// The longest server message shown, in characters.
-pub(crate) const MAX_MESSAGE: usize = 200;
+const MAX_MESSAGE: usize = 200;
 
 /// Cuts a (redacted) message to [`MAX_MESSAGE`] characters, marking the cut.
 pub(crate) fn shorten(text: &str) -> String {
@@ -115,12 +110,12 @@ pub(crate) fn parse(
     answer: &Answer,
     sent_at: OffsetDateTime,
 ) -> Result<Issued, Failure> {
-    let refused_code = answer.error_code(spec).is_some_and(|c| spec.rejection_errors.contains(&c));
+    let refused_code = error_code(answer, spec).is_some_and(|c| spec.rejection_errors.contains(&c));
     if matches!(answer.status, 401 | 403) || (refused_code && !(200..300).contains(&answer.status)) {
-        return Err(Failure::Rejected(answer.describe(spec)));
+        return Err(Failure::Rejected(describe(answer, spec)));
     }
     if !(200..300).contains(&answer.status) {
-        return Err(Failure::Unusable(answer.describe(spec)));
+        return Err(Failure::Unusable(describe(answer, spec)));
     }
     let json = answer.json();
     check_success(spec, answer, json.as_ref())?;
@@ -165,7 +160,7 @@ fn check_success(spec: &ReplySpec, answer: &Answer, json: Option<&serde_json::Va
             )));
         }
     };
-    Err(Failure::Rejected(answer.message(spec).unwrap_or_else(|| format!("the answer says {said}"))))
+    Err(Failure::Rejected(message(answer, spec).unwrap_or_else(|| format!("the answer says {said}"))))
 }
 
 fn find_token(spec: &ReplySpec, answer: &Answer, json: Option<&serde_json::Value>) -> Result<String, Failure> {
@@ -269,7 +264,7 @@ fn seconds_at(
 
 /// A point in time as servers and commands write it: an RFC 3339 string or epoch seconds, from 1970 to 9999;
 /// `None` for anything else (`null` included: a field that is there must say when).
-pub(crate) fn time_value(value: &serde_json::Value) -> Option<OffsetDateTime> {
+pub(super) fn time_value(value: &serde_json::Value) -> Option<OffsetDateTime> {
     let at = match value {
         serde_json::Value::String(s) => clock::parse_rfc3339(s),
         serde_json::Value::Number(n) => n.as_i64().and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok()),

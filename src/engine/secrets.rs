@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use crate::environment::Env;
 use crate::error::{Error, Result};
 use crate::secret::{Secret, SecretSource};
+use crate::sys::tty::Tty;
 
 /// The largest `{ file = ... }` secret file read (only its first line is used).
 const MAX_SECRET_FILE: u64 = 1 << 20;
@@ -54,25 +55,33 @@ impl Resolver<'_> {
     }
 
     fn prompt(&self, label: &str, what: &str) -> Result<Secret> {
+        let mut tty = self.terminal(&format!("asking for the {what} of profile {:?}", self.profile))?;
+        let line =
+            tty.read_hidden(&format!("{label}: ")).map_err(|e| Error::io("reading", Path::new("/dev/tty"), e))?;
+        Ok(Secret::new(line))
+    }
+
+    /// The terminal, for `what` (a prompt, a device code, a browser login), when someone may be asked there: prompts
+    /// are allowed and there is a terminal. Otherwise the error says which is missing and to run `tokenfob login`.
+    pub(crate) fn terminal(&self, what: &str) -> Result<Tty> {
         let needs = |why: &str| Error::InteractionRequired {
-            what: format!("asking for the {what} of profile {:?}", self.profile),
+            what: what.to_owned(),
             why: why.to_owned(),
             profile: self.profile.to_owned(),
         };
         if !self.may_prompt {
-            return Err(needs("prompting is turned off (--no-input or TOKENFOB_NO_INPUT)"));
+            return Err(needs(
+                "prompting is turned off (--no-input, TOKENFOB_NO_INPUT, or kubectl without a terminal)",
+            ));
         }
-        let mut tty = crate::sys::tty::Tty::open().ok_or_else(|| needs("there is no terminal"))?;
-        let line =
-            tty.read_hidden(&format!("{label}: ")).map_err(|e| Error::Other(format!("reading /dev/tty: {e}")))?;
-        Ok(Secret::new(line))
+        Tty::open().ok_or_else(|| needs("there is no terminal"))
     }
 }
 
 /// The most a `{ command = ... }` may print.
 const MAX_SECRET_OUTPUT: usize = 64 * 1024;
 
-/// Runs `cmd` with `sh -c` (bounded by `timeout`, see [`crate::child`]) and returns its trimmed standard output.
+/// Runs `cmd` with `sh -c` (bounded by `timeout`, see [`crate::sys::child`]) and returns its trimmed standard output.
 fn run_command(cmd: &str, timeout: std::time::Duration) -> Result<Secret, String> {
     let mut command = Command::new("sh");
     command.arg("-c").arg(cmd);
@@ -86,7 +95,7 @@ fn run_command(cmd: &str, timeout: std::time::Duration) -> Result<Secret, String
 }
 
 /// Expands a leading `~/` with `$HOME`.
-pub(crate) fn expand_home(path: &str, env: &Env) -> String {
+fn expand_home(path: &str, env: &Env) -> String {
     match (path.strip_prefix("~/"), env.get("HOME")) {
         (Some(rest), Some(home)) => format!("{}/{rest}", home.trim_end_matches('/')),
         _ => path.to_owned(),

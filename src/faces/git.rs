@@ -17,10 +17,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 
+use reqwest::Url;
+
 use super::App;
 use crate::cli::GitAction;
+use crate::environment::Env;
 use crate::error::{Error, Result};
-use crate::profile::Profile;
+use crate::profile::{Config, Profile};
 use crate::secret::Secret;
 
 /// The longest line accepted, newline included; a `WWW-Authenticate` header longer than this is refused.
@@ -62,9 +65,7 @@ pub(crate) fn parse(input: &mut dyn BufRead) -> Result<Request> {
     for number in 1..=MAX_LINES {
         raw.clear();
         let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX);
-        let n = Read::take(&mut *input, limit)
-            .read_until(b'\n', &mut raw)
-            .map_err(|e| Error::Other(format!("reading git's input on stdin: {e}")))?;
+        let n = Read::take(&mut *input, limit).read_until(b'\n', &mut raw).map_err(Error::Input)?;
         if n == 0 {
             return Ok(request);
         }
@@ -107,7 +108,7 @@ fn line_text(raw: &[u8]) -> Result<&str, &'static str> {
 
 /// The URL git asks about, checked: protocol http or https (else `None`: not ours), a host that parses back to
 /// itself, and no control character anywhere.
-fn asked_url(request: &Request) -> Result<Option<reqwest::Url>> {
+fn asked_url(request: &Request) -> Result<Option<Url>> {
     let Some(text) = request.url() else { return Ok(None) };
     let protocol = &request.fields["protocol"];
     if protocol != "https" && protocol != "http" {
@@ -118,7 +119,7 @@ fn asked_url(request: &Request) -> Result<Option<reqwest::Url>> {
     }
     let host = &request.fields["host"];
     let ok_host = |c: char| c.is_ascii_alphanumeric() || ".-_:[]".contains(c);
-    let url = reqwest::Url::parse(&text).map_err(|e| bad(format!("host {host:?} is not a host: {e}")))?;
+    let url = Url::parse(&text).map_err(|e| bad(format!("host {host:?} is not a host: {e}")))?;
     let authority = match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
@@ -146,47 +147,53 @@ pub(crate) fn run(
     out: &mut dyn Write,
 ) -> Result<()> {
     let request = parse(input)?;
+    // git stores what a helper gave it; tokenfob already has it.
     if action == GitAction::Store {
         return Ok(());
     }
-    let url = asked_url(&request)?;
-    let opened = app.open()?;
-    let chosen = match (profile, &url) {
-        (Some(name), Some(url)) => Some(covering(opened.choose(Some(name), None)?, url)?),
-        (Some(name), None) => {
-            return Err(bad(format!("no http(s) protocol and host to check against profile {name:?}'s `match`")));
-        }
-        (None, Some(url)) => opened.config.by_url(url.as_str()),
-        (None, None) => None,
-    };
-    let Some(profile) = chosen else {
+    let config = app.load()?;
+    let Some((profile, url)) = choose(&config, &app.env, profile, &request)? else {
         crate::log::debug(format_args!("git-credential: no profile matches {:?}", request.url()));
         return Ok(());
     };
-    let broker = &opened.broker;
-    match action {
-        GitAction::Get => {
-            plain_http_allowed(profile, url.as_ref().expect("a profile was chosen by a URL"))?;
-            let served = broker.get(profile, None, crate::clock::now())?;
-            let answer = if request.capabilities.iter().any(|c| c == "authtype") {
-                format!("capability[]=authtype\nauthtype=Bearer\ncredential={}\n", served.token().expose())
-            } else {
-                format!("username={}\npassword={}\n", profile.git_username, served.token().expose())
-            };
-            super::write_out(out, &answer)
+    let broker = app.broker(&config)?;
+    if action == GitAction::Erase {
+        if let Some(token) = request.rejected() {
+            broker.erase(profile, Some(&Secret::new(token.clone())))?;
         }
-        GitAction::Erase => {
-            if let Some(token) = request.rejected() {
-                broker.erase(profile, Some(&Secret::new(token.clone())))?;
-            }
-            Ok(())
+        return Ok(());
+    }
+    plain_http_allowed(profile, &url)?;
+    let served = broker.get(profile, None, crate::clock::now())?;
+    let answer = if request.capabilities.iter().any(|c| c == "authtype") {
+        format!("capability[]=authtype\nauthtype=Bearer\ncredential={}\n", served.token().expose())
+    } else {
+        format!("username={}\npassword={}\n", profile.git_username, served.token().expose())
+    };
+    super::write_out(out, &answer)
+}
+
+/// The profile for git's request, and the URL it asks about. Unlike the other faces, git's choice never falls back
+/// to `$TOKENFOB_PROFILE`, `default_profile` or the only profile: git asks every helper about every host, so a
+/// request no `match` covers is answered with nothing, and `--profile` must cover the URL too.
+fn choose<'a>(
+    config: &'a Config,
+    env: &Env,
+    name: Option<&str>,
+    request: &Request,
+) -> Result<Option<(&'a Profile, Url)>> {
+    match (name, asked_url(request)?) {
+        (Some(name), Some(url)) => Ok(Some((covering(config.choose(Some(name), None, env)?, &url)?, url))),
+        (Some(name), None) => {
+            Err(bad(format!("no http(s) protocol and host to check against profile {name:?}'s `match`")))
         }
-        GitAction::Store => Ok(()),
+        (None, Some(url)) => Ok(config.by_url(url.as_str()).map(|profile| (profile, url))),
+        (None, None) => Ok(None),
     }
 }
 
 /// `profile`, if its `match` covers `url`: `--profile` names the token, never the host it may go to.
-fn covering<'a>(profile: &'a Profile, url: &reqwest::Url) -> Result<&'a Profile> {
+fn covering<'a>(profile: &'a Profile, url: &Url) -> Result<&'a Profile> {
     if profile.covers(url.as_str()) {
         return Ok(profile);
     }
@@ -201,7 +208,7 @@ fn covering<'a>(profile: &'a Profile, url: &reqwest::Url) -> Result<&'a Profile>
 
 /// Refuses plain http to a host that is not loopback unless the profile sets `allow_http`, as for tokenfob's own
 /// requests and as Git Credential Manager does: a token sent in clear is a token given away.
-fn plain_http_allowed(profile: &Profile, url: &reqwest::Url) -> Result<()> {
+fn plain_http_allowed(profile: &Profile, url: &Url) -> Result<()> {
     if url.scheme() == "http" && !profile.net.allow_http && !crate::net::http::is_loopback(url) {
         return Err(Error::Config(format!(
             "refusing to give the token of profile {:?} to {} over plain http (use https, or set allow_http = true \

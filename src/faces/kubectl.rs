@@ -8,6 +8,7 @@
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use super::App;
 use crate::broker::Served;
@@ -26,7 +27,7 @@ pub(crate) struct ExecInfo {
 }
 
 /// Reads `KUBERNETES_EXEC_INFO`; absent means v1, non-interactive.
-pub(crate) fn exec_info(raw: Option<&str>) -> Result<ExecInfo> {
+pub(super) fn exec_info(raw: Option<&str>) -> Result<ExecInfo> {
     let Some(raw) = raw else {
         return Ok(ExecInfo { api_version: VERSIONS[0].into(), interactive: false });
     };
@@ -62,7 +63,12 @@ pub(crate) fn run(app: &App, profile: Option<&str>, out: &mut dyn Write) -> Resu
     broker.may_prompt &= info.interactive;
     let now = crate::clock::now();
     let served = broker.get(&profile, None, now)?;
-    super::write_out(out, &format!("{}\n", credential(&info, &served, now)))
+    print(&info, &served, now, out)
+}
+
+/// Prints the ExecCredential of `served` (also the fast path's answer).
+pub(crate) fn print(info: &ExecInfo, served: &Served, now: OffsetDateTime, out: &mut dyn Write) -> Result<()> {
+    super::write_out(out, &format!("{}\n", credential(info, served, now)))
 }
 
 /// An ExecCredential answer, in the field order client-go documents.

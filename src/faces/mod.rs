@@ -9,6 +9,7 @@
 pub(crate) mod git;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;
+pub(crate) mod quick;
 pub(crate) mod shell;
 
 use std::io::Write;
@@ -16,8 +17,8 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::broker::{self, Broker, Served};
-use crate::cli::{Format, Quick};
+use crate::broker::{Broker, Served, Status};
+use crate::cli::Format;
 use crate::environment::{self, Env};
 use crate::error::{Error, Result};
 use crate::profile::{self, Config, Profile};
@@ -34,7 +35,7 @@ pub(crate) struct App {
 }
 
 /// A loaded configuration and a broker for its profiles.
-pub(crate) struct Opened<'a> {
+struct Opened<'a> {
     /// The configuration.
     pub(crate) config: Config,
     /// The broker.
@@ -47,17 +48,40 @@ impl Opened<'_> {
     pub(crate) fn choose(&self, name: Option<&str>, url: Option<&str>) -> Result<&Profile> {
         self.config.choose(name, url, self.env)
     }
+
+    /// What `status` reports: the profile named or matched by `url`, else every profile.
+    pub(crate) fn statuses(&self, name: Option<&str>, url: Option<&str>) -> Result<Vec<Status>> {
+        let chosen = match (name, url) {
+            (None, None) => self.config.profiles.values().collect(),
+            (name, url) => vec![self.choose(name, url)?],
+        };
+        let now = crate::clock::now();
+        chosen.into_iter().map(|p| self.broker.status(p, now)).collect()
+    }
 }
 
 impl App {
     /// Loads the configuration (printing its warnings) and makes a broker on the cache directory for it.
-    pub(crate) fn open(&self) -> Result<Opened<'_>> {
+    fn open(&self) -> Result<Opened<'_>> {
+        let config = self.load()?;
+        let broker = self.broker(&config)?;
+        Ok(Opened { config, broker, env: &self.env })
+    }
+
+    /// Loads the configuration, printing its warnings.
+    fn load(&self) -> Result<Config> {
         let path = crate::store::paths::config_file(self.config_flag.as_deref(), &self.env)?;
         let config = profile::load(&path)?;
         for warning in &config.warnings {
             crate::log::warn(format_args!("{warning}"));
         }
-        let broker = Broker {
+        Ok(config)
+    }
+
+    /// A broker on the cache directory, for the profiles of `config`. Made only once a profile was chosen, by the
+    /// faces that may choose none: a host no profile covers needs no cache, and so fails on none of its settings.
+    fn broker(&self, config: &Config) -> Result<Broker<'_>> {
+        Ok(Broker {
             env: &self.env,
             cache: Cache::new(crate::store::paths::cache_dir(&self.env)?),
             may_prompt: !self.no_input && !self.env.flag(environment::NO_INPUT),
@@ -65,33 +89,25 @@ impl App {
             // A configuration that deserves a warning is never stamped: it always takes the full path, so the
             // warning is printed on every call, cache hits included.
             config_stamp: config.stamp.clone().filter(|_| config.warnings.is_empty()),
-        };
-        Ok(Opened { config, broker, env: &self.env })
+        })
     }
 
     /// The shared opening of a face that serves one profile: [`App::open`], then the profile chosen by `name`,
     /// `url`, or the defaults.
-    pub(crate) fn open_profile(&self, name: Option<&str>, url: Option<&str>) -> Result<(Broker<'_>, Profile)> {
+    fn open_profile(&self, name: Option<&str>, url: Option<&str>) -> Result<(Broker<'_>, Profile)> {
         let opened = self.open()?;
         let profile = opened.choose(name, url)?.clone();
         Ok((opened.broker, profile))
     }
-}
 
-/// Answers a plain `get` or `kubectl` from a fresh cache entry ([`broker::peek`]); false when the full path must run.
-pub(crate) fn quick(ask: Quick<'_>, env: &Env, out: &mut dyn Write) -> bool {
-    let now = crate::clock::now();
-    let Some(served) = broker::peek(ask.profile(), env, now) else { return false };
-    let text = match ask {
-        Quick::Get { format, .. } => render(format, &served),
-        Quick::Kubectl { .. } => match kubectl::exec_info(env.get("KUBERNETES_EXEC_INFO")) {
-            Ok(info) => format!("{}\n", kubectl::credential(&info, &served, now)),
-            Err(_) => return false,
-        },
-    };
-    // A reader that went away is still an answer given (see `write_out`).
-    let _ = write_out(out, &text);
-    true
+    /// The opening of a face for a tool that names the URL (or host) it wants credentials for: the profile whose
+    /// `match` covers `url` most specifically, as `--url` chooses. `None` when no profile covers it, which such a
+    /// face answers with its tool's own "no credentials", never with another profile's token.
+    pub(crate) fn open_for_url(&self, url: &str) -> Result<Option<(Broker<'_>, Profile)>> {
+        let config = self.load()?;
+        let Some(profile) = config.by_url(url).cloned() else { return Ok(None) };
+        Ok(Some((self.broker(&config)?, profile)))
+    }
 }
 
 /// Writes `text` to stdout and flushes; a failure is [`Error::Output`], which `main` reports once (a reader that
@@ -101,12 +117,12 @@ pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
 }
 
 /// The `Authorization` header line for `token`.
-pub(crate) fn header_line(token: &str) -> String {
+fn header_line(token: &str) -> String {
     format!("Authorization: Bearer {token}")
 }
 
 /// The token in `format`, with a trailing newline.
-pub(crate) fn render(format: Format, served: &Served) -> String {
+fn render(format: Format, served: &Served) -> String {
     let token = served.token().expose();
     match format {
         Format::Token => format!("{token}\n"),
@@ -118,7 +134,7 @@ pub(crate) fn render(format: Format, served: &Served) -> String {
 }
 
 /// `{"profile","token","token_type","expires_at","header"}`.
-pub(crate) fn token_json(served: &Served) -> serde_json::Map<String, Value> {
+fn token_json(served: &Served) -> serde_json::Map<String, Value> {
     let token = served.token().expose();
     let object = json!({
         "profile": served.profile(),

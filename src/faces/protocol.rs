@@ -9,7 +9,7 @@
 use std::io::{BufRead, Write};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{App, Opened};
 use crate::error::{Error, Result};
@@ -62,13 +62,11 @@ pub(crate) fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> 
                 Ok(text) => answer(app, &mut state, text),
                 Err(_) => error_json(&Error::BadRequest("line is not UTF-8".into())),
             },
-            Err(e) => return Err(Error::Other(format!("reading stdin: {e}"))),
+            Err(e) => return Err(Error::Input(e)),
         };
         zeroize::Zeroize::zeroize(&mut line);
-        let written = writeln!(out, "{answer}").and_then(|()| out.flush());
-        if written.is_err() {
-            return Ok(()); // The client went away; nothing left to answer.
-        }
+        // A client that went away ends the loop as a broken pipe, which `main` does not report.
+        super::write_out(out, &format!("{answer}\n"))?;
     }
 }
 
@@ -111,12 +109,11 @@ struct State<'a> {
 
 fn answer<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Value {
     match handle(app, state, line) {
-        Ok(Value::Object(mut body)) => {
-            let mut out = serde_json::Map::from_iter([("v".to_owned(), json!(1)), ("ok".to_owned(), json!(true))]);
+        Ok(mut body) => {
+            let mut out = Map::from_iter([("v".to_owned(), json!(1)), ("ok".to_owned(), json!(true))]);
             out.append(&mut body);
             Value::Object(out)
         }
-        Ok(other) => other,
         Err(e) => error_json(&e),
     }
 }
@@ -140,7 +137,8 @@ fn forget_if_edited(app: &App, state: &mut State<'_>) {
     }
 }
 
-fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Value> {
+/// The fields of the answer to one request line (beside `v` and `ok`).
+fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Map<String, Value>> {
     let req = parse_request(line)?;
     forget_if_edited(app, state);
     let opened = match &mut state.opened {
@@ -157,20 +155,16 @@ fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Value> 
                 }
                 None => None,
             };
-            Ok(Value::Object(super::token_json(&opened.broker.get(profile, min_valid, now)?)))
+            Ok(super::token_json(&opened.broker.get(profile, min_valid, now)?))
         }
         "erase" => {
             let profile = opened.choose(req.profile.as_deref(), req.url.as_deref())?;
             let erased = opened.broker.erase(profile, req.token.as_ref())?;
-            Ok(json!({"profile": profile.name, "erased": erased}))
+            Ok(Map::from_iter([("profile".into(), json!(profile.name)), ("erased".into(), json!(erased))]))
         }
         "status" => {
-            let profiles: Vec<_> = match (&req.profile, &req.url) {
-                (None, None) => opened.config.profiles.values().collect(),
-                (p, u) => vec![opened.choose(p.as_deref(), u.as_deref())?],
-            };
-            let statuses = profiles.iter().map(|p| opened.broker.status(p, now)).collect::<Result<Vec<_>>>()?;
-            Ok(json!({ "profiles": statuses }))
+            let statuses = opened.statuses(req.profile.as_deref(), req.url.as_deref())?;
+            Ok(Map::from_iter([("profiles".into(), json!(statuses))]))
         }
         other => Err(Error::BadRequest(format!("unknown op {other:?} (expected get, erase or status)"))),
     }

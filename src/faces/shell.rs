@@ -1,9 +1,10 @@
-//! The shell face: `get`, `login`, `erase`, `logout` and `status` as plain text. It never reads stdin.
+//! The shell face: `get`, `login`, `erase`, `logout` and `status` as plain text, and `exec`. It never reads stdin.
 
 use std::io::Write;
 use std::time::Duration;
 
 use super::{App, write_out as write};
+use crate::broker::Served;
 use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -19,7 +20,12 @@ pub(crate) fn get(
 ) -> Result<()> {
     let (broker, profile) = app.open_profile(profile, url)?;
     let served = broker.get(&profile, min_valid, crate::clock::now())?;
-    write(out, &super::render(format, &served))
+    print(format, &served, out)
+}
+
+/// Prints `served` in `format` (also the fast path's answer).
+pub(crate) fn print(format: Format, served: &Served, out: &mut dyn Write) -> Result<()> {
+    write(out, &super::render(format, served))
 }
 
 /// `tokenfob login`.
@@ -54,13 +60,7 @@ pub(crate) fn logout(app: &App, profile: Option<&str>, out: &mut dyn Write) -> R
 
 /// `tokenfob status`.
 pub(crate) fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
-    let opened = app.open()?;
-    let now = crate::clock::now();
-    let chosen: Vec<_> = match profile {
-        Some(name) => vec![opened.choose(Some(name), None)?],
-        None => opened.config.profiles.values().collect(),
-    };
-    let statuses = chosen.iter().map(|p| opened.broker.status(p, now)).collect::<Result<Vec<_>>>()?;
+    let statuses = app.open()?.statuses(profile, None)?;
     if json {
         return write(out, &format!("{}\n", serde_json::json!({ "profiles": statuses })));
     }
@@ -85,10 +85,14 @@ pub(crate) fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn
 /// `tokenfob exec`: replaces this process with `command`, the token in `$var` (never in argv).
 pub(crate) fn exec(app: &App, profile: &str, var: &str, command: &[String]) -> Result<()> {
     use std::os::unix::process::CommandExt;
+    // An empty name, or one with `=`, would run the command without the token, or with it under another name.
+    if var.is_empty() || var.contains(['=', '\0']) {
+        return Err(Error::Config(format!("--env {var:?} is not an environment variable name")));
+    }
     let (broker, profile) = app.open_profile(Some(profile), None)?;
     let served = broker.get(&profile, None, crate::clock::now())?;
     let err = std::process::Command::new(&command[0]).args(&command[1..]).env(var, served.token().expose()).exec();
-    Err(Error::Other(format!("running {}: {err}", command[0])))
+    Err(Error::system(format!("running {}", command[0]), err))
 }
 
 /// `3723` -> `1h2m`; zero or negative -> `expired`.

@@ -10,13 +10,13 @@
 use crate::secret::Secret;
 
 /// Secrets shorter than this hide the whole message they appear in instead of being replaced.
-pub(crate) const MIN_LEN: usize = 4;
+const MIN_LEN: usize = 4;
 
 /// What replaces a secret.
 const MASK: &str = "***";
 
 /// What a message containing a short secret becomes.
-pub(crate) const HIDDEN: &str = "(the server's message is hidden: it contains a value too short to redact safely)";
+const HIDDEN: &str = "(the server's message is hidden: it contains a value too short to redact safely)";
 
 /// `text` without any form of any of `secrets`.
 pub(crate) fn redact(text: &str, secrets: &[Secret]) -> String {

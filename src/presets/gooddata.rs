@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::require;
-use crate::config::RawProfile;
+use crate::config::{RawProfile, require};
 use crate::recipe::{LookupSpec, Recipe, ReplySpec, VarSpec, bare, call};
 
 /// GoodData.CN: mint a personal API token once with a bootstrap token, keep it, delete it on logout.

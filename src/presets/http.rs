@@ -1,7 +1,6 @@
 //! `kind = "http"`: the recipe as the profile writes it out, checked for the parts every recipe needs.
 
-use super::require;
-use crate::config::RawProfile;
+use crate::config::{RawProfile, require};
 use crate::recipe::{Recipe, bare};
 
 /// A recipe written out in full.

@@ -61,10 +61,6 @@ fn common_vars(raw: &RawProfile) -> BTreeMap<String, VarSpec> {
     vars
 }
 
-pub(super) fn require<'a, T>(value: &'a Option<T>, kind: &str, key: &str) -> Result<&'a T, String> {
-    value.as_ref().ok_or_else(|| format!("kind {kind} needs `{key}`"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

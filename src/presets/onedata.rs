@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::require;
-use crate::config::RawProfile;
+use crate::config::{RawProfile, require};
 use crate::recipe::{Recipe, ReplySpec, bare, call};
 
 /// ONE DATA: the JWT comes back in the `Authorization` header and lives 24 h; there is no refresh.

@@ -2,8 +2,7 @@
 
 use serde_json::json;
 
-use super::require;
-use crate::config::RawProfile;
+use crate::config::{RawProfile, require};
 use crate::recipe::{Recipe, ReplySpec, bare, call};
 
 /// A session API: token, lifetime and a rotating refresh token in a JSON answer.

@@ -39,7 +39,7 @@ pub(crate) struct Entry {
     /// Non-secret values the login used that logout needs again (GoodData's token id).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) vars: BTreeMap<String, String>,
-    /// The configuration file this entry was made with, so the cache-hit shortcut (`hit`) can trust the entry
+    /// The configuration file this entry was made with, so the cache-hit fast path (`broker::peek`) can trust the entry
     /// without parsing the configuration while that file is unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) config: Option<ConfigStamp>,

@@ -45,10 +45,10 @@ use crate::fileid::Identity;
 #[derive(Debug)]
 pub(crate) struct Cache {
     dir: PathBuf,
-    /// Entries already parsed, by the identity of the file they came from. A long-lived `tokenfob protocol` then
-    /// answers a hit with one `lstat`, and still notices a renewal by another process: a write is a rename, so a
-    /// new entry is a new inode (issue #5).
-    memo: RefCell<BTreeMap<String, (Identity, Entry)>>,
+    /// Entries already parsed (`None`: not a valid entry), by the identity of the file they came from. A long-lived
+    /// `tokenfob protocol` then answers a hit with one `lstat`, and still notices a renewal by another process: a
+    /// write is a rename, so a new entry is a new inode (issue #5). A corrupt file is warned about once.
+    memo: RefCell<BTreeMap<String, (Identity, Option<Entry>)>>,
 }
 
 /// The random part of a temp file's name: this many bytes, as twice as many hex digits.
@@ -65,7 +65,7 @@ impl Cache {
     }
 
     /// The lock file of `profile`.
-    pub(crate) fn lock_path(&self, profile: &str) -> PathBuf {
+    fn lock_path(&self, profile: &str) -> PathBuf {
         self.dir.join(format!("{profile}.lock"))
     }
 
@@ -80,7 +80,7 @@ impl Cache {
         if let Some((identity, entry)) = self.memo.borrow().get(profile)
             && fs::symlink_metadata(&path).is_ok_and(|m| Identity::of(&m) == *identity)
         {
-            return Ok(Some(entry.clone()));
+            return Ok(entry.clone());
         }
         self.memo.borrow_mut().remove(profile);
         let (bytes, identity) = match open_private(&path) {
@@ -93,14 +93,10 @@ impl Cache {
             }
         };
         let entry = parse_entry(&bytes).filter(|e| e.profile == profile);
-        match &entry {
-            Some(e) => {
-                self.memo.borrow_mut().insert(profile.to_owned(), (identity, e.clone()));
-            }
-            None => {
-                crate::log::warn(format_args!("{} is not a valid cache entry; it will be replaced", path.display()))
-            }
+        if entry.is_none() {
+            crate::log::warn(format_args!("{} is not a valid cache entry; it will be replaced", path.display()));
         }
+        self.memo.borrow_mut().insert(profile.to_owned(), (identity, entry.clone()));
         Ok(entry)
     }
 

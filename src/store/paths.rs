@@ -73,7 +73,7 @@ fn absolute(variable: &str, value: &str) -> Result<PathBuf> {
 
 /// `path` without `.` components and trailing slashes: `dir/` resolves a symlink `dir` even under `lstat` and
 /// `O_NOFOLLOW`, `dir` does not.
-pub(crate) fn normalize(path: &Path) -> PathBuf {
+pub(super) fn normalize(path: &Path) -> PathBuf {
     let mut out: PathBuf = path.components().filter(|c| !matches!(c, Component::CurDir)).collect();
     if out.as_os_str().is_empty() {
         out.push(".");

@@ -33,13 +33,13 @@ static SAVED: Saved = Saved(UnsafeCell::new(None));
 const SIGNALS: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
 
 /// Records the child's process group (0 when it has been reaped), installing the handler first.
-pub(crate) fn set_child(pgid: i32) {
+pub(super) fn set_child(pgid: i32) {
     install();
     CHILD.store(pgid, Ordering::SeqCst);
 }
 
 /// Records that `fd`'s settings are `saved` until [`release_tty`] (echo is off meanwhile).
-pub(crate) fn guard_tty(fd: i32, saved: libc::termios) {
+pub(super) fn guard_tty(fd: i32, saved: libc::termios) {
     install();
     // SAFETY: TTY is -1 here (one prompt at a time), so the handler does not read SAVED while it is written.
     unsafe { *SAVED.0.get() = Some(saved) };
@@ -47,12 +47,12 @@ pub(crate) fn guard_tty(fd: i32, saved: libc::termios) {
 }
 
 /// The terminal's settings were restored.
-pub(crate) fn release_tty() {
+pub(super) fn release_tty() {
     TTY.store(-1, Ordering::SeqCst);
 }
 
 /// Kills the process group `pgid` (a negative pid names a group), if there is one.
-pub(crate) fn kill_group(pgid: i32) {
+pub(super) fn kill_group(pgid: i32) {
     if pgid > 0 {
         // SAFETY: kill has no memory preconditions.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
@@ -64,7 +64,7 @@ pub(crate) struct Spawning(Option<libc::sigset_t>);
 
 /// Marks the start of a spawn, with the handled signals blocked in this thread; `None` (after which the process
 /// ends) when a signal has already arrived, since a child started now might outlive the handler's `raise`.
-pub(crate) fn spawning() -> Option<Spawning> {
+pub(super) fn spawning() -> Option<Spawning> {
     install();
     let spawning = Spawning(hold());
     // Set, then look (both SeqCst); the handler records, then looks: so either it sees SPAWNING and leaves the

@@ -3,7 +3,7 @@
 //! (`cleanup`) beside it.
 
 pub(crate) mod child;
-pub(crate) mod cleanup;
+mod cleanup;
 pub(crate) mod fs;
 pub(crate) mod tty;
 

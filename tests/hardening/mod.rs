@@ -5,3 +5,4 @@ mod faces;
 mod files;
 mod net;
 mod renewal;
+mod streams;

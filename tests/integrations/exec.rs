@@ -13,4 +13,9 @@ fn exec_puts_the_token_in_the_environment_and_passes_the_exit_status() {
     assert_eq!(default.ok(), run.stdout);
     assert_eq!(s.emu.count("session.login"), 1);
     s.run(&["exec", "acme", "--", "/no/such/program"]).fails(1, "/no/such/program");
+    // A name that would lose the token, or put it under another name, is refused before any login.
+    for name in ["", "A=B"] {
+        s.run(&["exec", "od", "--env", name, "--", "true"]).fails(2, "is not an environment variable name");
+    }
+    assert_eq!(s.emu.count("od.login"), 0);
 }
