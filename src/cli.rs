@@ -81,6 +81,9 @@ pub(crate) enum Command {
         #[arg(long)]
         profile: Option<String>,
     },
+    /// Speak cargo's credential-provider protocol on stdin and stdout (cargo runs `tokenfob --cargo-plugin`, which
+    /// is this; configure `credential-provider = ["tokenfob", "PROFILE"]`).
+    CargoCredential,
     /// Run a command with the token in an environment variable.
     Exec {
         /// The profile.
@@ -128,13 +131,21 @@ fn duration(text: &str) -> Result<Duration, String> {
 /// name pattern, or by a path without arguments, so tokenfob is installed under that name too (a link or a copy).
 const PERSONALITIES: &[(&str, &str)] = &[];
 
+/// The flag cargo runs every credential provider with (its own arguments come inside the JSON request), and the
+/// subcommand it stands for.
+const CARGO_PLUGIN: (&str, &str) = ("--cargo-plugin", "cargo-credential");
+
 /// The command line as tokenfob reads it (the program's name first): started under one of the names above, that
-/// name's subcommand is put in front of the arguments.
+/// name's subcommand is put in front of the arguments; `--cargo-plugin` as the first argument is replaced by the
+/// `cargo-credential` subcommand.
 pub(crate) fn command_line(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.into_iter().collect();
     let name = args.first().and_then(|a| Path::new(a).file_stem()).and_then(|n| n.to_str()).unwrap_or_default();
     if let Some((_, command)) = PERSONALITIES.iter().find(|(file, _)| *file == name) {
         args.insert(1.min(args.len()), OsString::from(command));
+    }
+    if let Some(first) = args.get_mut(1).filter(|a| *a == CARGO_PLUGIN.0) {
+        *first = OsString::from(CARGO_PLUGIN.1);
     }
     args
 }
@@ -212,8 +223,25 @@ mod tests {
             &["kubectl"],
             &["get", "../elsewhere"],
             &["kubectl", ".hidden"],
+            &["--cargo-plugin"],
+            &["cargo-credential"],
         ] {
             assert!(quick(other).is_none(), "{other:?}");
         }
+    }
+
+    fn line(list: &[&str]) -> Vec<String> {
+        command_line(list.iter().map(OsString::from)).into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn cargo_plugin_is_the_cargo_credential_subcommand() {
+        assert_eq!(line(&["/usr/bin/tokenfob", "--cargo-plugin"]), ["/usr/bin/tokenfob", "cargo-credential"]);
+        // Only as the first argument, where cargo puts it; anywhere else it is for clap to refuse.
+        assert_eq!(line(&["tokenfob", "get", "--cargo-plugin"]), ["tokenfob", "get", "--cargo-plugin"]);
+        assert_eq!(line(&["tokenfob"]), ["tokenfob"]);
+        let cli = Cli::try_parse_from(line(&["tokenfob", "--cargo-plugin"])).unwrap();
+        assert!(matches!(cli.command, Command::CargoCredential));
+        assert!(Cli::try_parse_from(line(&["tokenfob", "--cargo-plugin", "extra"])).is_err());
     }
 }

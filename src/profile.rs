@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{self, CommandLine, Kind, RawConfig, RawProfile};
+use crate::config::{self, CargoToken, CommandLine, Kind, RawConfig, RawProfile};
 use crate::environment::{self, Env};
 use crate::error::{Error, Result};
 use crate::fileid::ConfigStamp;
@@ -47,6 +47,8 @@ pub(crate) struct Profile {
     pub(crate) net: NetOptions,
     /// The user name git gets with the token (issue #3).
     pub(crate) git_username: String,
+    /// What cargo is given as the `Authorization` value: `Bearer <token>` or the token alone.
+    pub(crate) cargo_token: CargoToken,
     /// True when a secret is written literally in the file (for the permission warning).
     pub(crate) literal_secret: bool,
 }
@@ -156,6 +158,7 @@ fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
         source,
         net,
         git_username: raw.git_username.clone().unwrap_or_else(|| "oauth2".into()),
+        cargo_token: raw.cargo_token.unwrap_or_default(),
         literal_secret,
     })
 }

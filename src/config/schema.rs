@@ -77,6 +77,7 @@ pub(crate) struct RawProfile {
     pub(crate) connect_timeout: Option<DurationText>,
     pub(crate) timeout: Option<DurationText>,
     pub(crate) git_username: Option<String>,
+    pub(crate) cargo_token: Option<CargoToken>,
     pub(crate) login: Option<CallSpec>,
     pub(crate) refresh: Option<CallSpec>,
     pub(crate) logout: Option<CallSpec>,
@@ -116,6 +117,17 @@ pub(crate) enum Grant {
     DeviceCode,
     /// RFC 6749 section 4.1 with PKCE (RFC 7636) and a loopback redirect (RFC 8252).
     AuthorizationCode,
+}
+
+/// How cargo is given a profile's token: cargo sends what it gets verbatim as the `Authorization` value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CargoToken {
+    /// `Bearer <token>` (the default).
+    #[default]
+    Bearer,
+    /// The token alone, for registries that take it without a scheme.
+    Bare,
 }
 
 /// How the client authenticates at the token endpoint.

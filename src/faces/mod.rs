@@ -1,11 +1,12 @@
-//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl` and `git` speak
-//! those tools' helper protocols.
+//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl`, `git` and
+//! `cargo` speak those tools' helper protocols.
 //!
 //! Every face opens its profile the same way ([`App::open_profile`]: load the configuration, choose the profile,
 //! make the broker) and renders tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's
 //! answer carry the same fields. [`quick`] answers a cache hit from [`broker::peek`] before any of that. Only the
 //! faces write to stdout, through [`write_out`].
 
+pub(crate) mod cargo;
 pub(crate) mod git;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;

@@ -17,7 +17,7 @@ use crate::fileid::ConfigWatch;
 use crate::secret::Secret;
 
 /// The longest request line accepted.
-const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 
 /// One request, after the version check.
 #[derive(Debug, Deserialize)]
@@ -71,7 +71,7 @@ pub(crate) fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> 
 }
 
 /// Reads one line without its newline; `Some(true)` when it was longer than the cap (the rest is skipped).
-fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+pub(crate) fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
     let mut too_long = false;
     let mut any = false;
     loop {
