@@ -201,7 +201,7 @@ fn covering<'a>(profile: &'a Profile, url: &reqwest::Url) -> Result<&'a Profile>
 
 /// Refuses plain http to a host that is not loopback unless the profile sets `allow_http`, as for tokenfob's own
 /// requests and as Git Credential Manager does: a token sent in clear is a token given away.
-fn plain_http_allowed(profile: &Profile, url: &reqwest::Url) -> Result<()> {
+pub(crate) fn plain_http_allowed(profile: &Profile, url: &reqwest::Url) -> Result<()> {
     if url.scheme() == "http" && !profile.net.allow_http && !crate::net::http::is_loopback(url) {
         return Err(Error::Config(format!(
             "refusing to give the token of profile {:?} to {} over plain http (use https, or set allow_http = true \

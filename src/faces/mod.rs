@@ -1,11 +1,12 @@
-//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl` and `git` speak
-//! those tools' helper protocols.
+//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl`, `git` and
+//! `docker` speak those tools' helper protocols.
 //!
 //! Every face opens its profile the same way ([`App::open_profile`]: load the configuration, choose the profile,
 //! make the broker) and renders tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's
 //! answer carry the same fields. [`quick`] answers a cache hit from [`broker::peek`] before any of that. Only the
 //! faces write to stdout, through [`write_out`].
 
+pub(crate) mod docker;
 pub(crate) mod git;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;
@@ -75,6 +76,15 @@ impl App {
         let opened = self.open()?;
         let profile = opened.choose(name, url)?.clone();
         Ok((opened.broker, profile))
+    }
+
+    /// The opening of a face for a tool that names the URL (or host) it wants credentials for: the profile whose
+    /// `match` covers `url` most specifically, as `--url` chooses. `None` when no profile covers it, which such a
+    /// face answers with its tool's own "no credentials", never with another profile's token.
+    pub(crate) fn open_for_url(&self, url: &str) -> Result<Option<(Broker<'_>, Profile)>> {
+        let opened = self.open()?;
+        let Some(profile) = opened.config.by_url(url).cloned() else { return Ok(None) };
+        Ok(Some((opened.broker, profile)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Issue #3: each integration driven by its real tool against loopback servers.
 
 mod curl;
+mod docker;
 mod exec;
 mod git;
 mod httpie;
