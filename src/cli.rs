@@ -84,6 +84,15 @@ pub(crate) enum Command {
     /// Speak cargo's credential-provider protocol on stdin and stdout (cargo runs `tokenfob --cargo-plugin`, which
     /// is this; configure `credential-provider = ["tokenfob", "PROFILE"]`).
     CargoCredential,
+    /// Speak the docker-credential-helpers protocol (Docker, Podman, Skopeo, Helm, ORAS)
+    ///
+    /// The registry's host or URL on stdin. Installed as `docker-credential-tokenfob` (a link to tokenfob), which
+    /// runs this command.
+    DockerCredential {
+        /// What the tool asks: get, erase, list, store (refused: tokenfob makes its own tokens) or version.
+        #[arg(value_enum)]
+        action: DockerAction,
+    },
     /// Run a command with the token in an environment variable.
     Exec {
         /// The profile.
@@ -110,6 +119,21 @@ pub(crate) enum GitAction {
     Erase,
 }
 
+/// What a docker-credential-helpers client asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DockerAction {
+    /// Give the credentials for the registry named on stdin.
+    Get,
+    /// Keep credentials (refused: tokenfob obtains its own tokens).
+    Store,
+    /// Forget the token of the registry named on stdin.
+    Erase,
+    /// The registries with a fresh cached token, and their user names.
+    List,
+    /// Print the helper's version.
+    Version,
+}
+
 /// Output formats of `get`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
@@ -129,7 +153,7 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 /// The file names tokenfob also answers to, and the subcommand each stands for: some tools run a helper by a fixed
 /// name pattern, or by a path without arguments, so tokenfob is installed under that name too (a link or a copy).
-const PERSONALITIES: &[(&str, &str)] = &[];
+const PERSONALITIES: &[(&str, &str)] = &[("docker-credential-tokenfob", "docker-credential")];
 
 /// The flag cargo runs every credential provider with (its own arguments come inside the JSON request), and the
 /// subcommand it stands for.
@@ -243,5 +267,17 @@ mod tests {
         let cli = Cli::try_parse_from(line(&["tokenfob", "--cargo-plugin"])).unwrap();
         assert!(matches!(cli.command, Command::CargoCredential));
         assert!(Cli::try_parse_from(line(&["tokenfob", "--cargo-plugin", "extra"])).is_err());
+    }
+
+    #[test]
+    fn docker_credential_tokenfob_is_the_docker_credential_command() {
+        assert_eq!(
+            line(&["/usr/local/bin/docker-credential-tokenfob", "get"]),
+            ["/usr/local/bin/docker-credential-tokenfob", "docker-credential", "get"]
+        );
+        let cli = Cli::try_parse_from(line(&["docker-credential-tokenfob", "list"])).unwrap();
+        assert!(matches!(cli.command, Command::DockerCredential { action: DockerAction::List }));
+        assert_eq!(line(&["tokenfob", "get"]), ["tokenfob", "get"], "tokenfob's own name adds nothing");
+        assert!(Cli::try_parse_from(line(&["docker-credential-tokenfob", "delete"])).is_err(), "not a protocol verb");
     }
 }

@@ -101,6 +101,7 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
             faces::git::run(&app, action, profile.as_deref(), &mut std::io::stdin().lock(), stdout)
         }
         Command::CargoCredential => faces::cargo::run(&app, &mut std::io::stdin().lock(), stdout),
+        Command::DockerCredential { action } => faces::docker::run(&app, action, &mut std::io::stdin().lock(), stdout),
         Command::Exec { profile, var, command } => shell::exec(&app, &profile, &var, &command),
         Command::Demo => demo::run(&app.env, stdout),
     }

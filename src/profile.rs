@@ -49,6 +49,8 @@ pub(crate) struct Profile {
     pub(crate) git_username: String,
     /// What cargo is given as the `Authorization` value: `Bearer <token>` or the token alone.
     pub(crate) cargo_token: CargoToken,
+    /// The user name container tools get with the token; `<token>` makes it an identity token (docker face).
+    pub(crate) registry_username: String,
     /// True when a secret is written literally in the file (for the permission warning).
     pub(crate) literal_secret: bool,
 }
@@ -159,8 +161,23 @@ fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
         net,
         git_username: raw.git_username.clone().unwrap_or_else(|| "oauth2".into()),
         cargo_token: raw.cargo_token.unwrap_or_default(),
+        registry_username: registry_username(raw.registry_username.as_deref())?,
         literal_secret,
     })
+}
+
+/// `registry_username`, checked: container tools send it in HTTP Basic auth (RFC 7617: no colon in a user id) or
+/// compare it with `<token>`. The default `oauth2` is what GitLab took with OAuth access tokens and what registries
+/// that ignore the user name accept (docs/integrations.md).
+fn registry_username(raw: Option<&str>) -> std::result::Result<String, String> {
+    let name = raw.unwrap_or("oauth2");
+    if name.is_empty() || name.contains(':') || name.chars().any(char::is_control) {
+        return Err(format!(
+            "registry_username {name:?} is not a user name a registry can receive (it must be non-empty, with no \
+             ':' and no control character)"
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 /// The default `match`: the profile's `url`, else the origin of its login URL.
@@ -339,6 +356,21 @@ refresh_margin = "5m"
         assert!(e.contains("profile \"x\"") && e.contains("`url`"), "{e}");
         let e = parse("[profiles.x]\nkind = \"static\"\ntoken = \"t\"\ncolour = 1\n", Path::new("c.toml")).unwrap_err();
         assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn registry_username_defaults_to_oauth2_and_must_suit_basic_auth() {
+        assert_eq!(seeds().profiles["od"].registry_username, "oauth2");
+        let with = |name: &str| {
+            let text =
+                format!("[profiles.r]\nkind = \"static\"\ntoken = {{ env = \"T\" }}\nregistry_username = {name}\n");
+            parse(&text, Path::new("config.toml"))
+        };
+        assert_eq!(with("\"<token>\"").unwrap().profiles["r"].registry_username, "<token>");
+        for wrong in ["\"\"", "\"a:b\"", "\"a\\nb\""] {
+            let e = with(wrong).unwrap_err();
+            assert!(e.to_string().contains("registry_username"), "{wrong}: {e}");
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl`, `git` and
-//! `cargo` speak those tools' helper protocols.
+//! `cargo` and `docker` speak those tools' helper protocols.
 //!
 //! Every face opens its profile the same way ([`App::open_profile`]: load the configuration, choose the profile,
 //! make the broker) and renders tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's
@@ -7,6 +7,7 @@
 //! faces write to stdout, through [`write_out`].
 
 pub(crate) mod cargo;
+pub(crate) mod docker;
 pub(crate) mod git;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;

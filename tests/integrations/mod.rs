@@ -2,6 +2,7 @@
 
 mod cargo;
 mod curl;
+mod docker;
 mod exec;
 mod git;
 mod httpie;
