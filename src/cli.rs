@@ -81,6 +81,15 @@ pub(crate) enum Command {
         #[arg(long)]
         profile: Option<String>,
     },
+    /// Speak Go's GOAUTH protocol (GOAUTH="tokenfob goauth"): without a URL, the fresh cached tokens; with one (Go
+    /// passes it after a 4xx, with the response on stdin), its profile's token, renewed if needed.
+    Goauth {
+        /// The URL Go was refused.
+        url: Option<String>,
+        /// Only this profile (still only for URLs its `match` covers).
+        #[arg(long)]
+        profile: Option<String>,
+    },
     /// Run a command with the token in an environment variable.
     Exec {
         /// The profile.

@@ -7,6 +7,7 @@
 //! faces write to stdout, through [`write_out`].
 
 pub(crate) mod git;
+pub(crate) mod goauth;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;
 pub(crate) mod shell;
@@ -75,6 +76,15 @@ impl App {
         let opened = self.open()?;
         let profile = opened.choose(name, url)?.clone();
         Ok((opened.broker, profile))
+    }
+
+    /// The opening of a face for a tool that names the URL (or host) it wants credentials for: the profile whose
+    /// `match` covers `url` most specifically, as `--url` chooses. `None` when no profile covers it, which such a
+    /// face answers with its tool's own "no credentials", never with another profile's token.
+    pub(crate) fn open_for_url(&self, url: &str) -> Result<Option<(Broker<'_>, Profile)>> {
+        let opened = self.open()?;
+        let Some(profile) = opened.config.by_url(url).cloned() else { return Ok(None) };
+        Ok(Some((opened.broker, profile)))
     }
 }
 
