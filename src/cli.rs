@@ -123,6 +123,8 @@ pub(crate) enum Format {
     Token,
     /// `Authorization: Bearer <token>`.
     Header,
+    /// `Bearer <token>`: the header's value (pnpm's tokenHelper).
+    Bearer,
     /// One JSON object.
     Json,
     /// A curl config line for `curl -K -`.
@@ -164,6 +166,7 @@ impl<'a> Quick<'a> {
         let format = |name: &str| match name {
             "token" => Some(Format::Token),
             "header" => Some(Format::Header),
+            "bearer" => Some(Format::Bearer),
             "json" => Some(Format::Json),
             "curl" => Some(Format::Curl),
             _ => None,
@@ -201,6 +204,7 @@ mod tests {
     fn only_the_plain_forms_are_quick() {
         assert_eq!(quick(&["get", "od"]), Some(Quick::Get { profile: "od", format: Format::Token }));
         assert_eq!(quick(&["get", "od", "-o", "json"]), Some(Quick::Get { profile: "od", format: Format::Json }));
+        assert_eq!(quick(&["get", "od", "-o", "bearer"]), Some(Quick::Get { profile: "od", format: Format::Bearer }));
         assert_eq!(quick(&["kubectl", "od"]), Some(Quick::Kubectl { profile: "od" }));
         for other in [
             &["get"][..],

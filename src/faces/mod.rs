@@ -121,6 +121,7 @@ pub(crate) fn render(format: Format, served: &Served) -> String {
     match format {
         Format::Token => format!("{token}\n"),
         Format::Header => format!("{}\n", header_line(token)),
+        Format::Bearer => format!("Bearer {token}\n"),
         Format::Json => format!("{}\n", Value::Object(token_json(served))),
         // curl's config syntax: inside double quotes, backslash and quote are escaped.
         Format::Curl => format!("header = \"{}\"\n", header_line(token).replace('\\', "\\\\").replace('"', "\\\"")),
@@ -157,6 +158,7 @@ mod tests {
         let s = served();
         assert_eq!(render(Format::Token, &s), "a\"b\\c\n");
         assert_eq!(render(Format::Header, &s), "Authorization: Bearer a\"b\\c\n");
+        assert_eq!(render(Format::Bearer, &s), "Bearer a\"b\\c\n");
         assert_eq!(render(Format::Curl, &s), "header = \"Authorization: Bearer a\\\"b\\\\c\"\n");
         assert_eq!(
             render(Format::Json, &s),
