@@ -3,5 +3,6 @@
 mod curl;
 mod exec;
 mod git;
+mod goauth;
 mod httpie;
 pub mod kubectl;
