@@ -6,3 +6,4 @@ mod git;
 mod goauth;
 mod httpie;
 pub mod kubectl;
+mod pnpm;
