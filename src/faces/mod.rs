@@ -1,5 +1,5 @@
-//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl` and `git` speak
-//! those tools' helper protocols.
+//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl`, `git` and
+//! `goauth` (Go's GOAUTH) speak those tools' helper protocols.
 //!
 //! Every face opens its profile the same way ([`App::open_profile`]: load the configuration, choose the profile,
 //! make the broker) and renders tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's
