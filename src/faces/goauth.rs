@@ -43,10 +43,11 @@ pub(crate) fn run(
         Some(input) => read_response(input)?,
         None => None,
     };
-    let Some(asked) = asked_url(url)? else {
-        crate::log::debug(format_args!("goauth: {url:?} is not an https URL; no answer"));
+    let asked = asked_url(url)?;
+    if asked.scheme() != "https" {
+        crate::log::debug(format_args!("goauth: a {} URL, not https; no answer", asked.scheme()));
         return Ok(());
-    };
+    }
     crate::log::debug(format_args!(
         "goauth: Go was answered {} by {}",
         status.map_or_else(|| "(no response given)".to_owned(), |s| s.to_string()),
@@ -114,14 +115,13 @@ fn block(urls: &[String], served: &Served) -> String {
     format!("{}\n\n{}\n\n", urls.join("\n"), super::header_line(served.token().expose()))
 }
 
-/// The URL Go passed, checked; `None` when it is not `https` (Go authenticates nothing else). It is echoed back as
-/// a line of the answer, so whitespace and control characters (which Go's own URLs never hold) are refused.
-fn asked_url(url: &str) -> Result<Option<reqwest::Url>> {
+/// The URL Go passed, checked. It is echoed back as a line of the answer, so whitespace and control characters
+/// (which Go's own URLs never hold) are refused; it is never shown in a message (it may hold a password).
+fn asked_url(url: &str) -> Result<reqwest::Url> {
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad("a URL argument with whitespace or a control character".into()));
     }
-    let parsed = reqwest::Url::parse(url).map_err(|e| bad(format!("the argument {url:?} is not a URL: {e}")))?;
-    Ok((parsed.scheme() == "https").then_some(parsed))
+    reqwest::Url::parse(url).map_err(|e| bad(format!("the argument is not a URL ({e})")))
 }
 
 /// Reads the response Go passes on stdin and returns its status; `None` for no input at all (a run by hand).
@@ -227,9 +227,8 @@ mod tests {
 
     #[test]
     fn the_url_is_checked_before_it_is_echoed() {
-        assert!(asked_url("https://proxy.example.com/go/mod/@v/list").unwrap().is_some());
-        assert!(asked_url("https://h.example.com/x?go-get=1").unwrap().is_some());
-        assert!(asked_url("http://proxy.example.com/").unwrap().is_none(), "Go authenticates https only");
+        assert_eq!(asked_url("https://h.example.com/x?go-get=1").unwrap().query(), Some("go-get=1"));
+        assert_eq!(asked_url("http://proxy.example.com/").unwrap().scheme(), "http");
         for url in ["https://a/\nhttps://evil/", "https://a/ b", " https://a/", "https://a/\t", "not a url"] {
             assert_eq!(asked_url(url).unwrap_err().code(), "bad_request", "{url:?}");
         }
