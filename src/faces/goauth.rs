@@ -73,7 +73,9 @@ pub(crate) fn run(
 }
 
 /// The first call: a block for every profile (or only `only`) with `https://` prefixes whose cached token would be
-/// served as it is. Nothing is renewed; a profile whose cache cannot be read is skipped with a warning.
+/// served as it is. Nothing is renewed; a profile whose cache cannot be read is skipped with a warning. Without
+/// `only`, a prefix goes with the profile `--url` would choose for it, as after a 4xx: when two profiles list the
+/// same prefix, Go is not handed the token of the one that would not be chosen.
 fn cached(app: &App, only: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let opened = app.open()?;
     let profiles: Vec<&Profile> = match only {
@@ -83,7 +85,8 @@ fn cached(app: &App, only: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let now = crate::clock::now();
     let mut answer = String::new();
     for profile in profiles {
-        let prefixes = prefixes(profile);
+        let chosen = |p: &String| only.is_some() || opened.config.by_url(p).is_some_and(|q| q.name == profile.name);
+        let prefixes: Vec<String> = prefixes(profile).into_iter().filter(chosen).collect();
         if prefixes.is_empty() {
             continue;
         }

@@ -241,3 +241,32 @@ fn goauth_answers_each_call_as_go_expects() {
     goauth(&["https://user:pw-in-a-url@[::1/go/"], refused).fails(2, "not a URL");
     assert_eq!(s.emu.count("od.login"), 1);
 }
+
+#[test]
+fn a_prefix_two_profiles_share_goes_with_the_profile_url_choice_picks() {
+    let s = Sandbox::new();
+    let (shared, own) = ("https://proxy.tokenfob.test/go/", "https://od-only.tokenfob.test/");
+    s.write_config(
+        &s.seed_config()
+            .replacen(
+                &format!("url = \"{}\"\nusername", s.emu.url()),
+                &format!("url = \"{}\"\nmatch = [\"{shared}\", \"{own}\"]\nusername", s.emu.url()),
+                1,
+            )
+            .replacen("account_id = 42\n", &format!("account_id = 42\nmatch = [\"{shared}\"]\n"), 1),
+    );
+    s.run(&["login", "od"]).ok();
+    let od = s.entry("od")["token"].as_str().unwrap().to_owned();
+    s.secret(&od);
+    // `--url` picks acme for the shared prefix (equal matches: the first by name), so only od's own prefix is listed.
+    assert_eq!(s.run(&["goauth"]).ok(), format!("{own}\n\nAuthorization: Bearer {od}\n"));
+    assert_eq!(s.run(&["goauth", "--profile", "od"]).ok(), format!("{shared}\n{own}\n\nAuthorization: Bearer {od}\n"));
+    let url = format!("{shared}m/@v/list");
+    let acme = s.feed(s.command(&["goauth", &url]), "HTTP/1.1 401 Unauthorized\n\n").ok().to_owned();
+    let acme_token = s.entry("acme")["token"].as_str().unwrap().to_owned();
+    assert_eq!(acme, format!("{url}\n{shared}\n\nAuthorization: Bearer {acme_token}\n"));
+    assert_eq!(
+        s.run(&["goauth"]).ok(),
+        format!("{shared}\n\nAuthorization: Bearer {acme_token}\n\n{own}\n\nAuthorization: Bearer {od}\n")
+    );
+}
