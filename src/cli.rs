@@ -93,6 +93,15 @@ pub(crate) enum Command {
         #[arg(value_enum)]
         action: DockerAction,
     },
+    /// Speak Go's GOAUTH protocol (GOAUTH="tokenfob goauth"): without a URL, the fresh cached tokens; with one (Go
+    /// passes it after a 4xx, with the response on stdin), its profile's token, renewed if needed.
+    Goauth {
+        /// The URL Go was refused.
+        url: Option<String>,
+        /// Only this profile (still only for URLs its `match` covers).
+        #[arg(long)]
+        profile: Option<String>,
+    },
     /// Run a command with the token in an environment variable.
     Exec {
         /// The profile.
@@ -141,6 +150,8 @@ pub(crate) enum Format {
     Token,
     /// `Authorization: Bearer <token>`.
     Header,
+    /// `Bearer <token>`: the header's value (pnpm's tokenHelper).
+    Bearer,
     /// One JSON object.
     Json,
     /// A curl config line for `curl -K -`.
@@ -190,6 +201,7 @@ impl<'a> Quick<'a> {
         let format = |name: &str| match name {
             "token" => Some(Format::Token),
             "header" => Some(Format::Header),
+            "bearer" => Some(Format::Bearer),
             "json" => Some(Format::Json),
             "curl" => Some(Format::Curl),
             _ => None,
@@ -235,6 +247,7 @@ mod tests {
     fn only_the_plain_forms_are_quick() {
         assert_eq!(quick(&["get", "od"]), Some(Quick::Get { profile: "od", format: Format::Token }));
         assert_eq!(quick(&["get", "od", "-o", "json"]), Some(Quick::Get { profile: "od", format: Format::Json }));
+        assert_eq!(quick(&["get", "od", "-o", "bearer"]), Some(Quick::Get { profile: "od", format: Format::Bearer }));
         assert_eq!(quick(&["kubectl", "od"]), Some(Quick::Kubectl { profile: "od" }));
         for other in [
             &["get"][..],

@@ -32,7 +32,7 @@ mod token;
 
 pub mod fuzzing;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::Parser;
 
@@ -102,6 +102,13 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         }
         Command::CargoCredential => faces::cargo::run(&app, &mut std::io::stdin().lock(), stdout),
         Command::DockerCredential { action } => faces::docker::run(&app, action, &mut std::io::stdin().lock(), stdout),
+        Command::Goauth { url, profile } => {
+            // Go always passes the response with a URL; a terminal on stdin is a person trying it by hand.
+            let stdin = std::io::stdin();
+            let mut input = (url.is_some() && !stdin.is_terminal()).then(|| stdin.lock());
+            let input = input.as_mut().map(|i| i as &mut dyn std::io::Read);
+            faces::goauth::run(&app, profile.as_deref(), url.as_deref(), input, stdout)
+        }
         Command::Exec { profile, var, command } => shell::exec(&app, &profile, &var, &command),
         Command::Demo => demo::run(&app.env, stdout),
     }

@@ -188,6 +188,20 @@ impl Broker<'_> {
         })
     }
 
+    /// The cached token of `profile` if [`Broker::get`] would serve it as it is (made with the current settings and
+    /// fresh by the profile's margin), else `None`. Never locks, renews or resolves a secret, so a face may ask it of
+    /// every profile without logging in to any (Go's first GOAUTH call). A static token is never cached: `None`.
+    pub(crate) fn cached(&self, profile: &Profile, now: OffsetDateTime) -> Result<Option<Served>> {
+        if matches!(profile.source, Source::Static(_)) {
+            return Ok(None);
+        }
+        let Some(entry) = self.read(profile, &profile.fingerprint())? else { return Ok(None) };
+        if entry.fresh(now, Need::margin(profile.refresh_margin)).is_err() {
+            return Ok(None);
+        }
+        Served::from_entry(&profile.name, entry, profile.refresh_margin).map(Some)
+    }
+
     /// The cached entry, if it was made with the profile's current settings.
     fn read(&self, profile: &Profile, fingerprint: &str) -> Result<Option<Entry>> {
         let Some(entry) = self.cache.read(&profile.name)? else { return Ok(None) };

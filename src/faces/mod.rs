@@ -1,5 +1,5 @@
 //! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl`, `git` and
-//! `cargo` and `docker` speak those tools' helper protocols.
+//! `cargo`, `docker` and `goauth` (Go's GOAUTH) speak those tools' helper protocols.
 //!
 //! Every face opens its profile the same way ([`App::open_profile`]: load the configuration, choose the profile,
 //! make the broker) and renders tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's
@@ -9,6 +9,7 @@
 pub(crate) mod cargo;
 pub(crate) mod docker;
 pub(crate) mod git;
+pub(crate) mod goauth;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;
 pub(crate) mod quick;
@@ -129,6 +130,7 @@ fn render(format: Format, served: &Served) -> String {
     match format {
         Format::Token => format!("{token}\n"),
         Format::Header => format!("{}\n", header_line(token)),
+        Format::Bearer => format!("Bearer {token}\n"),
         Format::Json => format!("{}\n", Value::Object(token_json(served))),
         // curl's config syntax: inside double quotes, backslash and quote are escaped.
         Format::Curl => format!("header = \"{}\"\n", header_line(token).replace('\\', "\\\\").replace('"', "\\\"")),
@@ -165,6 +167,7 @@ mod tests {
         let s = served();
         assert_eq!(render(Format::Token, &s), "a\"b\\c\n");
         assert_eq!(render(Format::Header, &s), "Authorization: Bearer a\"b\\c\n");
+        assert_eq!(render(Format::Bearer, &s), "Bearer a\"b\\c\n");
         assert_eq!(render(Format::Curl, &s), "header = \"Authorization: Bearer a\\\"b\\\\c\"\n");
         assert_eq!(
             render(Format::Json, &s),

@@ -161,7 +161,7 @@ fn a_token_with_control_characters_reaches_no_face() {
     s.set_env("INJ", "abc\nX-Injected: 1");
     std::fs::write(s.dir.path().join("inj"), "abc\u{1b}[31mX-Injected\n").unwrap();
     for profile in ["lit", "env", "cmdsecret", "file", "cmd", "ctl"] {
-        for format in ["token", "header", "json", "curl"] {
+        for format in ["token", "header", "bearer", "json", "curl"] {
             let run = s.run(&["get", profile, "-o", format]);
             assert_ne!(run.code, 0, "get {profile} -o {format}: {run:#?}");
             assert_eq!(run.stdout, "", "{run:#?}");
@@ -178,6 +178,8 @@ fn a_token_with_control_characters_reaches_no_face() {
     let git = git_credential(&s, &["get"], "protocol=https\nhost=lit.test\n\n");
     assert!(!git.stdout.contains("X-Injected"), "{git:#?}");
     assert!(git.stderr.contains("not a valid token"), "{git:#?}");
+    let go = s.feed(s.command(&["goauth", "https://lit.test/m/@v/list"]), "HTTP/1.1 401 Unauthorized\n\n");
+    assert!(go.code != 0 && go.stdout.is_empty() && go.stderr.contains("not a valid token"), "{go:#?}");
 }
 
 /// Issue #10, item 3: a cache file edited on disk to hold an injecting token is a miss for every face, the

@@ -5,5 +5,7 @@ mod curl;
 mod docker;
 mod exec;
 mod git;
+mod goauth;
 mod httpie;
 pub mod kubectl;
+mod pnpm;
