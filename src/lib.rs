@@ -90,6 +90,12 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         Command::GitCredential { action, profile } => {
             faces::git::run(&app, action, profile.as_deref(), &mut std::io::stdin().lock(), stdout)
         }
+        Command::TerraformCredentials { profile, verb, host } => {
+            faces::terraform::run(&app, verb, profile.as_deref(), &host, &mut std::io::stdin().lock(), stdout)
+        }
+        Command::CredentialHelper { profile, command: cli::HelperCommand::Get } => {
+            faces::bazel::get(&app, profile.as_deref(), &mut std::io::stdin().lock(), stdout)
+        }
         Command::Exec { profile, var, command } => shell::exec(&app, &profile, &var, &command),
         Command::Demo => demo::run(&app.env, stdout),
     }
