@@ -1,5 +1,6 @@
 //! Issue #3: each integration driven by its real tool against loopback servers.
 
+mod bazel;
 mod curl;
 mod exec;
 mod git;
