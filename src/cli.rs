@@ -87,6 +87,9 @@ pub(crate) enum Command {
         /// Answer with this profile's token only, and `{}` for hosts its `match` does not cover.
         #[arg(long)]
         profile: Option<String>,
+        /// Renew a token that would expire sooner than this (e.g. 2h): Terraform keeps it for its whole run.
+        #[arg(long, value_parser = duration, value_name = "DURATION")]
+        min_valid: Option<Duration>,
         /// What Terraform asks: get, store or forget.
         #[arg(value_enum)]
         verb: TerraformVerb,
@@ -255,7 +258,7 @@ mod tests {
         ])));
         assert!(matches!(
             cli.unwrap().command,
-            Command::TerraformCredentials { profile: Some(p), verb: TerraformVerb::Forget, host } if p == "p" && host == "h"
+            Command::TerraformCredentials { profile: Some(p), verb: TerraformVerb::Forget, host, .. } if p == "p" && host == "h"
         ));
         assert!(Cli::try_parse_from(command_line(os(&["terraform-credentials-tokenfob", "frob", "h"]))).is_err());
     }

@@ -90,8 +90,9 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         Command::GitCredential { action, profile } => {
             faces::git::run(&app, action, profile.as_deref(), &mut std::io::stdin().lock(), stdout)
         }
-        Command::TerraformCredentials { profile, verb, host } => {
-            faces::terraform::run(&app, verb, profile.as_deref(), &host, &mut std::io::stdin().lock(), stdout)
+        Command::TerraformCredentials { profile, min_valid, verb, host } => {
+            let ask = faces::terraform::Ask { verb, profile: profile.as_deref(), min_valid, host: &host };
+            faces::terraform::run(&app, ask, &mut std::io::stdin().lock(), stdout)
         }
         Command::CredentialHelper { profile, command: cli::HelperCommand::Get } => {
             faces::bazel::get(&app, profile.as_deref(), &mut std::io::stdin().lock(), stdout)

@@ -6,7 +6,9 @@
 //! `cli::PERSONALITIES`), HOST in Terraform's comparison form (lower case, punycode, `:port` unless 443). `get`
 //! prints `{"token":"..."}` for the profile whose `match` covers `https://HOST/`, or `{}` when none does, which
 //! Terraform reads as "no credentials" and sends no token; `--profile P` (in `args`) answers with P's token only,
-//! and `{}` for hosts P's `match` does not cover. `forget` (`terraform logout`) is `tokenfob erase` of that profile.
+//! and `{}` for hosts P's `match` does not cover. Terraform keeps a token for its whole run and never asks again,
+//! so `--min-valid D` renews a token that would not last D. `forget` (`terraform logout`) is `tokenfob erase` of the
+//! host's profile.
 //! `store` (`terraform login`) is refused after reading stdin to its end, as the protocol asks of a helper that
 //! cannot store: tokenfob makes its own tokens, and keeping one it is given would serve a token it cannot renew.
 //! Terraform then reports that the token was not saved, rather than a success that nothing would ever serve. An
@@ -16,6 +18,7 @@
 //! `auth/helper_program.go` (get and forget run with an empty stdin; any failure is stderr and a non-zero exit).
 
 use std::io::{Read, Write};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -26,15 +29,23 @@ use crate::error::{Error, Result};
 /// The largest credentials object `store` reads from stdin.
 const MAX_STORE: usize = 64 * 1024;
 
+/// What Terraform asks, with the helper's own arguments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ask<'a> {
+    /// get, store or forget.
+    pub(crate) verb: TerraformVerb,
+    /// `--profile`.
+    pub(crate) profile: Option<&'a str>,
+    /// `--min-valid`: Terraform keeps a token for its whole run and never asks again (terraform-svchost's
+    /// `auth/cache.go`), so a long run may want more than the profile's margin.
+    pub(crate) min_valid: Option<Duration>,
+    /// The host, as Terraform names it.
+    pub(crate) host: &'a str,
+}
+
 /// Answers one Terraform request.
-pub(crate) fn run(
-    app: &App,
-    verb: TerraformVerb,
-    profile: Option<&str>,
-    host: &str,
-    input: &mut dyn Read,
-    out: &mut dyn Write,
-) -> Result<()> {
+pub(crate) fn run(app: &App, ask: Ask<'_>, input: &mut dyn Read, out: &mut dyn Write) -> Result<()> {
+    let Ask { verb, profile, min_valid, host } = ask;
     let url = host_url(host)?;
     if verb == TerraformVerb::Store {
         check_stored(input)?;
@@ -46,7 +57,7 @@ pub(crate) fn run(
     match (verb, chosen) {
         (TerraformVerb::Get, None) => super::write_out(out, "{}\n"),
         (TerraformVerb::Get, Some((broker, profile))) => {
-            let served = broker.get(&profile, None, crate::clock::now())?;
+            let served = broker.get(&profile, min_valid, crate::clock::now())?;
             super::write_out(out, &format!("{}\n", json!({ "token": served.token().expose() })))
         }
         (TerraformVerb::Forget, None) => Ok(()),

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
+use tokenfob_emulator::util;
+
 use crate::support::server::{Response, Server, Tls, tool};
 use crate::support::{Run, Sandbox};
 
@@ -310,4 +312,24 @@ fn the_helper_protocol_get_store_forget_and_bad_input() {
     assert!(!s.entry_path("od").exists());
     assert_ne!(helper(&s, &tf, &["get", &host], b"").ok(), got.ok(), "a new login after forget");
     assert_eq!(s.emu.count("od.login"), 2);
+}
+
+#[test]
+fn min_valid_renews_a_token_that_would_not_last_the_run() {
+    let s = Sandbox::new();
+    config_for(&s, 8443);
+    let tf = link_as(&s, "plugins", "terraform-credentials-tokenfob");
+    let first = helper(&s, &tf, &["get", "localhost:8443"], b"").ok().to_owned();
+    // A token of a day with an hour left: good enough by the profile's 60 s margin, not for a two-hour apply.
+    let now = time::OffsetDateTime::now_utc();
+    s.edit_entry("od", |e| {
+        e["expires_at"] = util::rfc3339(now + time::Duration::hours(1)).into();
+        e["obtained_at"] = util::rfc3339(now - time::Duration::hours(23)).into();
+    });
+    assert_eq!(helper(&s, &tf, &["get", "localhost:8443"], b"").ok(), first);
+    assert_eq!(s.emu.count("od.login"), 1);
+    let longer = helper(&s, &tf, &["--min-valid", "2h", "get", "localhost:8443"], b"");
+    assert_ne!(longer.ok(), first);
+    assert_eq!(s.emu.count("od.login"), 2, "renewed for the run");
+    helper(&s, &tf, &["--min-valid", "soon", "get", "localhost:8443"], b"").fails(2, "soon");
 }
