@@ -113,14 +113,14 @@ fn check_stored(input: &mut dyn Read) -> Result<()> {
 fn refuse_store(host: &str, profile: Option<String>) -> Error {
     Error::Other(match profile {
         Some(name) => format!(
-            "tokenfob makes the tokens of profile {name:?} (whose `match` covers https://{host}/) itself and keeps \
-             none it is given: nothing was stored (Terraform gets the profile's token from `get`; run `tokenfob \
-             login {name}` to log in afresh)"
+            "terraform-credentials store: nothing was stored for https://{host}/: profile {name:?} covers it, and \
+             tokenfob makes that profile's tokens itself instead of keeping one it is given (Terraform gets the \
+             profile's token from `get`; run `tokenfob login {name}` for a fresh one)"
         ),
         None => format!(
-            "no tokenfob profile covers https://{host}/, and tokenfob keeps no tokens it is given: nothing was \
-             stored (add a profile for this host to tokenfob's configuration, or give Terraform the token in a \
-             `credentials \"{host}\"` block of its CLI configuration)"
+            "terraform-credentials store: nothing was stored for https://{host}/: no profile covers it, and tokenfob \
+             keeps no tokens it is given (add a profile for the host to tokenfob's configuration, or give Terraform \
+             the token in a `credentials \"{host}\"` block of its CLI configuration)"
         ),
     })
 }
