@@ -81,8 +81,10 @@ pub(crate) enum Command {
         #[arg(long)]
         profile: Option<String>,
     },
-    /// Speak the credentials-helper protocol of Terraform and OpenTofu (`credentials_helper "tokenfob" {}`, with
-    /// tokenfob installed as terraform-credentials-tokenfob in a plugin directory).
+    /// Speak the credentials-helper protocol of Terraform and OpenTofu.
+    ///
+    /// Set `credentials_helper "tokenfob" {}` in the CLI configuration, with tokenfob installed as
+    /// terraform-credentials-tokenfob in a plugin directory (~/.terraform.d/plugins).
     TerraformCredentials {
         /// Answer with this profile's token only, and `{}` for hosts its `match` does not cover.
         #[arg(long)]
@@ -96,8 +98,10 @@ pub(crate) enum Command {
         /// The host, as Terraform names it (app.terraform.io, tfe.example.com:8443).
         host: String,
     },
-    /// Speak the credential-helper spec of Bazel (`--credential_helper`) and other build tools: `get` reads
-    /// {"uri":"..."} on stdin (installed as tokenfob-credential-helper, it needs no arguments but `get`).
+    /// Speak the credential-helper spec of Bazel and other build tools.
+    ///
+    /// `get` reads {"uri":"..."} on stdin. Bazel's `--credential_helper` takes a path without arguments: install
+    /// tokenfob as tokenfob-credential-helper, which is this subcommand.
     CredentialHelper {
         /// Answer with this profile's token only, and `{}` for URIs its `match` does not cover.
         #[arg(long)]
