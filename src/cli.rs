@@ -102,6 +102,35 @@ pub(crate) enum Command {
         #[arg(long)]
         profile: Option<String>,
     },
+    /// Speak the credentials-helper protocol of Terraform and OpenTofu.
+    ///
+    /// Set `credentials_helper "tokenfob" {}` in the CLI configuration, with tokenfob installed as
+    /// terraform-credentials-tokenfob in a plugin directory (~/.terraform.d/plugins).
+    TerraformCredentials {
+        /// Answer with this profile's token only, and `{}` for hosts its `match` does not cover.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Renew a token that would expire sooner than this (e.g. 2h): Terraform keeps it for its whole run.
+        #[arg(long, value_parser = duration, value_name = "DURATION")]
+        min_valid: Option<Duration>,
+        /// What Terraform asks: get, store or forget.
+        #[arg(value_enum)]
+        verb: TerraformVerb,
+        /// The host, as Terraform names it (app.terraform.io, tfe.example.com:8443).
+        host: String,
+    },
+    /// Speak the credential-helper spec of Bazel and other build tools.
+    ///
+    /// `get` reads {"uri":"..."} on stdin. Bazel's `--credential_helper` takes a path without arguments: install
+    /// tokenfob as tokenfob-credential-helper, which is this subcommand.
+    CredentialHelper {
+        /// Answer with this profile's token only, and `{}` for URIs its `match` does not cover.
+        #[arg(long)]
+        profile: Option<String>,
+        /// What the tool asks: get.
+        #[arg(value_enum)]
+        command: HelperCommand,
+    },
     /// Run a command with the token in an environment variable.
     Exec {
         /// The profile.
@@ -143,6 +172,24 @@ pub(crate) enum DockerAction {
     Version,
 }
 
+/// What Terraform asks a credentials helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TerraformVerb {
+    /// Print the host's token as {"token":...}, or {} when no profile covers the host.
+    Get,
+    /// Refused, after reading stdin: tokenfob makes its own tokens.
+    Store,
+    /// Forget the cached token of the host's profile (tokenfob erase).
+    Forget,
+}
+
+/// What a tool asks a helper of the credential-helper spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HelperCommand {
+    /// Print the headers for the URI named on stdin.
+    Get,
+}
+
 /// Output formats of `get`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
@@ -164,7 +211,11 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 /// The file names tokenfob also answers to, and the subcommand each stands for: some tools run a helper by a fixed
 /// name pattern, or by a path without arguments, so tokenfob is installed under that name too (a link or a copy).
-const PERSONALITIES: &[(&str, &str)] = &[("docker-credential-tokenfob", "docker-credential")];
+const PERSONALITIES: &[(&str, &str)] = &[
+    ("docker-credential-tokenfob", "docker-credential"),
+    ("terraform-credentials-tokenfob", "terraform-credentials"),
+    ("tokenfob-credential-helper", "credential-helper"),
+];
 
 /// The flag cargo runs every credential provider with (its own arguments come inside the JSON request), and the
 /// subcommand it stands for.
@@ -233,6 +284,50 @@ mod tests {
     fn quick(list: &[&str]) -> Option<Quick<'static>> {
         let args: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
         Quick::parse(Box::leak(args.into_boxed_slice()))
+    }
+
+    fn os(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn terraform_runs_tokenfob_as_its_credentials_helper() {
+        let line =
+            command_line(os(&["/home/u/.terraform.d/plugins/terraform-credentials-tokenfob", "get", "h.example"]));
+        assert_eq!(
+            line,
+            os(&[
+                "/home/u/.terraform.d/plugins/terraform-credentials-tokenfob",
+                "terraform-credentials",
+                "get",
+                "h.example"
+            ])
+        );
+        let cli = Cli::try_parse_from(command_line(os(&[
+            "terraform-credentials-tokenfob.exe",
+            "--profile",
+            "p",
+            "forget",
+            "h",
+        ])));
+        assert!(matches!(
+            cli.unwrap().command,
+            Command::TerraformCredentials { profile: Some(p), verb: TerraformVerb::Forget, host, .. } if p == "p" && host == "h"
+        ));
+        assert!(Cli::try_parse_from(command_line(os(&["terraform-credentials-tokenfob", "frob", "h"]))).is_err());
+    }
+
+    #[test]
+    fn bazel_runs_tokenfob_as_its_credential_helper() {
+        let line = command_line(os(&["/opt/bin/tokenfob-credential-helper", "get"]));
+        assert_eq!(line, os(&["/opt/bin/tokenfob-credential-helper", "credential-helper", "get"]));
+        let cli = Cli::try_parse_from(line).unwrap();
+        assert!(matches!(cli.command, Command::CredentialHelper { profile: None, command: HelperCommand::Get }));
+        for other in [&["tokenfob-credential-helper"][..], &["tokenfob-credential-helper", "store"]] {
+            assert!(Cli::try_parse_from(command_line(os(other))).is_err(), "{other:?}");
+        }
+        // Under its own name, tokenfob is itself.
+        assert_eq!(command_line(os(&["/usr/bin/tokenfob", "get"])), os(&["/usr/bin/tokenfob", "get"]));
     }
 
     #[test]

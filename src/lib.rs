@@ -109,6 +109,13 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
             let input = input.as_mut().map(|i| i as &mut dyn std::io::Read);
             faces::goauth::run(&app, profile.as_deref(), url.as_deref(), input, stdout)
         }
+        Command::TerraformCredentials { profile, min_valid, verb, host } => {
+            let ask = faces::terraform::Ask { verb, profile: profile.as_deref(), min_valid, host: &host };
+            faces::terraform::run(&app, ask, &mut std::io::stdin().lock(), stdout)
+        }
+        Command::CredentialHelper { profile, command: cli::HelperCommand::Get } => {
+            faces::bazel::get(&app, profile.as_deref(), &mut std::io::stdin().lock(), stdout)
+        }
         Command::Exec { profile, var, command } => shell::exec(&app, &profile, &var, &command),
         Command::Demo => demo::run(&app.env, stdout),
     }

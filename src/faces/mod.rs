@@ -1,5 +1,5 @@
-//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines, `kubectl`, `git` and
-//! `cargo`, `docker` and `goauth` (Go's GOAUTH) speak those tools' helper protocols.
+//! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines; `kubectl`, `git`,
+//! `cargo`, `docker`, `goauth` (Go), `terraform` and `bazel` speak those tools' helper protocols.
 //!
 //! Every face opens its profile the same way ([`App::open_profile`]: load the configuration, choose the profile,
 //! make the broker) and renders tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's
@@ -8,14 +8,16 @@
 
 pub(crate) mod cargo;
 pub(crate) mod docker;
+pub(crate) mod bazel;
 pub(crate) mod git;
 pub(crate) mod goauth;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;
 pub(crate) mod quick;
 pub(crate) mod shell;
+pub(crate) mod terraform;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
@@ -103,6 +105,19 @@ impl App {
         Ok((opened.broker, profile))
     }
 
+    /// [`App::open_for_url`], or, with `name`, that profile (an unknown name is an error) but only when its `match`
+    /// covers `url` too: an explicit profile chooses among the profiles for a URL, never where a token may go.
+    pub(crate) fn open_named_for_url(&self, name: Option<&str>, url: &str) -> Result<Option<(Broker<'_>, Profile)>> {
+        let Some(name) = name else { return self.open_for_url(url) };
+        let config = self.load()?;
+        let profile = config.choose(Some(name), None, &self.env)?;
+        if !profile.covers(url) {
+            crate::log::debug(format_args!("profile {name}: its `match` does not cover {url}; no credentials"));
+            return Ok(None);
+        }
+        Ok(Some((self.broker(&config)?, profile.clone())))
+    }
+
     /// The opening of a face for a tool that names the URL (or host) it wants credentials for: the profile whose
     /// `match` covers `url` most specifically, as `--url` chooses. `None` when no profile covers it, which such a
     /// face answers with its tool's own "no credentials", never with another profile's token.
@@ -117,6 +132,19 @@ impl App {
 /// went away, `| head`, is no error there).
 pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(Error::Output)
+}
+
+/// All of `input` up to its end, for a face whose tool writes one request and closes the pipe; more than `max`
+/// bytes is [`Error::BadRequest`] (nothing past the cap is read, so a runaway writer cannot exhaust memory).
+pub(crate) fn read_request(input: &mut dyn Read, max: usize, what: &str) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    input.take(cap).read_to_end(&mut bytes).map_err(|e| Error::Other(format!("reading {what} on stdin: {e}")))?;
+    if bytes.len() > max {
+        zeroize::Zeroize::zeroize(&mut bytes);
+        return Err(Error::BadRequest(format!("{what} on stdin is longer than {} KiB", max / 1024)));
+    }
+    Ok(bytes)
 }
 
 /// The `Authorization` header line for `token`.

@@ -1,6 +1,7 @@
 //! Issue #3: each integration driven by its real tool against loopback servers.
 
 mod cargo;
+mod bazel;
 mod curl;
 mod docker;
 mod exec;
@@ -9,3 +10,4 @@ mod goauth;
 mod httpie;
 pub mod kubectl;
 mod pnpm;
+mod terraform;
