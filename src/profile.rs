@@ -47,6 +47,8 @@ pub(crate) struct Profile {
     pub(crate) net: NetOptions,
     /// The user name git gets with the token (issue #3).
     pub(crate) git_username: String,
+    /// The user name a Python package index gets with the token (the keyring backend, issue #12).
+    pub(crate) index_username: String,
     /// True when a secret is written literally in the file (for the permission warning).
     pub(crate) literal_secret: bool,
 }
@@ -156,8 +158,23 @@ fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
         source,
         net,
         git_username: raw.git_username.clone().unwrap_or_else(|| "oauth2".into()),
+        index_username: index_username(raw.index_username.as_deref())?,
         literal_secret,
     })
+}
+
+/// `index_username`, checked: it becomes the user half of an HTTP Basic credential (`user:token`), so it is
+/// non-empty and has no `:` and no control character. `__token__` by default: PyPI, GitLab and many other indexes
+/// take a token under that name (docs/integrations.md lists what others expect).
+fn index_username(raw: Option<&str>) -> std::result::Result<String, String> {
+    let name = raw.unwrap_or("__token__");
+    if name.is_empty() || name.contains(':') || name.chars().any(char::is_control) {
+        return Err(format!(
+            "index_username {name:?} cannot be a Basic auth user name (it must be non-empty, without ':' or control \
+             characters)"
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 /// The default `match`: the profile's `url`, else the origin of its login URL.
@@ -305,6 +322,20 @@ refresh_margin = "5m"
         assert!(c.by_url("https://analytics.example.com/special/xy").is_none());
         assert!(c.by_url("http://od.example.com/").is_none());
         assert_eq!(c.by_url("https://OD.example.com:443/api").unwrap().name, "od");
+    }
+
+    #[test]
+    fn index_username_defaults_to_token_and_must_be_a_basic_user_name() {
+        let c = seeds();
+        assert_eq!(c.profiles["od"].index_username, "__token__");
+        let with = |name: &str| {
+            SEEDS.replacen("account_id = 42\n", &format!("account_id = 42\nindex_username = {name:?}\n"), 1)
+        };
+        assert_eq!(parse(&with("aws"), Path::new("c.toml")).unwrap().profiles["acme"].index_username, "aws");
+        for bad in ["", "a:b", "a\nb"] {
+            let e = parse(&with(bad), Path::new("c.toml")).unwrap_err().to_string();
+            assert!(e.contains("profile \"acme\": index_username"), "{e}");
+        }
     }
 
     #[test]

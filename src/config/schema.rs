@@ -77,6 +77,7 @@ pub(crate) struct RawProfile {
     pub(crate) connect_timeout: Option<DurationText>,
     pub(crate) timeout: Option<DurationText>,
     pub(crate) git_username: Option<String>,
+    pub(crate) index_username: Option<String>,
     pub(crate) login: Option<CallSpec>,
     pub(crate) refresh: Option<CallSpec>,
     pub(crate) logout: Option<CallSpec>,
