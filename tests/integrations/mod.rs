@@ -5,3 +5,4 @@ mod exec;
 mod git;
 mod httpie;
 pub mod kubectl;
+mod python;
