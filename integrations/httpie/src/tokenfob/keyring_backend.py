@@ -107,6 +107,9 @@ class _DeleteNotOurs(PasswordDeleteError, NotImplementedError):
 class TokenfobKeyring(KeyringBackend):
     """Tokens of tokenfob profiles as passwords for the package index URLs their `match` covers."""
 
+    # Shown by Poetry (`Using keyring backend 'tokenfob'`), which also reads the first word of it.
+    name = "tokenfob"
+
     @classproperty
     def priority(cls):
         # Above the operating system keyrings (5 to 5.1) and below the chainer (10): when there are other backends,
