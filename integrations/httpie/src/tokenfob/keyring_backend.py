@@ -145,8 +145,8 @@ class TokenfobKeyring(KeyringBackend):
         if profile is None:
             raise _SetNotOurs(f"tokenfob stores no passwords, and no profile covers {_shown(service)}")
         raise PasswordSetError(
-            f"tokenfob makes the tokens of {_shown(service)} itself (profile {profile}); nothing to store (run `tokenfob "
-            f"login {profile}` to log in afresh)"
+            f"tokenfob makes the tokens of {_shown(service)} itself (profile {profile}); nothing to store "
+            f"(run `tokenfob login {profile}` to log in afresh)"
         )
 
     def delete_password(self, service, username):
