@@ -51,6 +51,8 @@ pub(crate) struct Profile {
     pub(crate) cargo_token: CargoToken,
     /// The user name container tools get with the token; `<token>` makes it an identity token (docker face).
     pub(crate) registry_username: String,
+    /// The user name a Python package index gets with the token (the keyring backend, issue #12).
+    pub(crate) index_username: String,
     /// True when a secret is written literally in the file (for the permission warning).
     pub(crate) literal_secret: bool,
 }
@@ -161,20 +163,21 @@ fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
         net,
         git_username: raw.git_username.clone().unwrap_or_else(|| "oauth2".into()),
         cargo_token: raw.cargo_token.unwrap_or_default(),
-        registry_username: registry_username(raw.registry_username.as_deref())?,
+        registry_username: basic_user("registry_username", raw.registry_username.as_deref(), "oauth2")?,
+        index_username: basic_user("index_username", raw.index_username.as_deref(), "__token__")?,
         literal_secret,
     })
 }
 
-/// `registry_username`, checked: container tools send it in HTTP Basic auth (RFC 7617: no colon in a user id) or
-/// compare it with `<token>`. The default `oauth2` is what GitLab took with OAuth access tokens and what registries
-/// that ignore the user name accept (docs/integrations.md).
-fn registry_username(raw: Option<&str>) -> std::result::Result<String, String> {
-    let name = raw.unwrap_or("oauth2");
+/// A user name tools send with the token in HTTP Basic auth (`registry_username`, `index_username`), checked: not
+/// empty, no `:` (RFC 7617: a user id has none) and no control character. `default` when the key is not set:
+/// `oauth2` for registries (what GitLab took with OAuth access tokens, and what registries that ignore the user name
+/// accept), `__token__` for package indexes (PyPI, GitLab and others); docs/integrations.md lists what others expect.
+fn basic_user(key: &str, raw: Option<&str>, default: &str) -> std::result::Result<String, String> {
+    let name = raw.unwrap_or(default);
     if name.is_empty() || name.contains(':') || name.chars().any(char::is_control) {
         return Err(format!(
-            "registry_username {name:?} is not a user name a registry can receive (it must be non-empty, with no \
-             ':' and no control character)"
+            "{key} {name:?} cannot be a Basic auth user name (it must be non-empty, without ':' or control characters)"
         ));
     }
     Ok(name.to_owned())
@@ -337,6 +340,20 @@ refresh_margin = "5m"
         assert!(c.by_url("https://analytics.example.com/special/xy").is_none());
         assert!(c.by_url("http://od.example.com/").is_none());
         assert_eq!(c.by_url("https://OD.example.com:443/api").unwrap().name, "od");
+    }
+
+    #[test]
+    fn index_username_defaults_to_token_and_must_be_a_basic_user_name() {
+        let c = seeds();
+        assert_eq!(c.profiles["od"].index_username, "__token__");
+        let with = |name: &str| {
+            SEEDS.replacen("account_id = 42\n", &format!("account_id = 42\nindex_username = {name:?}\n"), 1)
+        };
+        assert_eq!(parse(&with("aws"), Path::new("c.toml")).unwrap().profiles["acme"].index_username, "aws");
+        for bad in ["", "a:b", "a\nb"] {
+            let e = parse(&with(bad), Path::new("c.toml")).unwrap_err().to_string();
+            assert!(e.contains("profile \"acme\": index_username"), "{e}");
+        }
     }
 
     #[test]

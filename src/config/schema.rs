@@ -79,6 +79,7 @@ pub(crate) struct RawProfile {
     pub(crate) git_username: Option<String>,
     pub(crate) cargo_token: Option<CargoToken>,
     pub(crate) registry_username: Option<String>,
+    pub(crate) index_username: Option<String>,
     pub(crate) login: Option<CallSpec>,
     pub(crate) refresh: Option<CallSpec>,
     pub(crate) logout: Option<CallSpec>,

@@ -155,7 +155,11 @@ fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Map<Str
                 }
                 None => None,
             };
-            Ok(super::token_json(&opened.broker.get(profile, min_valid, now)?))
+            let mut answer = super::token_json(&opened.broker.get(profile, min_valid, now)?);
+            // What a package index wants beside the token (the Python keyring backend reads it); only this face
+            // has it, since the cache-hit shortcut of `get -o json` never reads the profile.
+            answer.insert("index_username".into(), json!(profile.index_username));
+            Ok(answer)
         }
         "erase" => {
             let profile = opened.choose(req.profile.as_deref(), req.url.as_deref())?;

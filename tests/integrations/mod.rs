@@ -11,3 +11,4 @@ mod httpie;
 pub mod kubectl;
 mod pnpm;
 mod terraform;
+mod python;
