@@ -22,7 +22,6 @@ use time::OffsetDateTime;
 use super::App;
 use crate::broker::Served;
 use crate::error::{Error, Result};
-use crate::profile::Profile;
 
 /// The longest request read from stdin.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -42,7 +41,7 @@ pub(crate) fn get(app: &App, profile: Option<&str>, input: &mut dyn Read, out: &
         crate::log::debug(format_args!("credential-helper: no profile covers {shown}"));
         return super::write_out(out, "{}\n");
     };
-    clear_text_allowed(&profile, &url)?;
+    super::cleartext_allowed(&profile, &url)?;
     broker.may_prompt = false;
     let now = crate::clock::now();
     let served = broker.get(&profile, None, now)?;
@@ -63,22 +62,6 @@ pub(crate) fn parse_request(bytes: &[u8]) -> Result<String> {
         (Some(uri), _) | (None, Some(uri)) => Ok(uri.to_owned()),
         (None, None) => Err(bad("the request has no \"uri\" (send {\"uri\":\"https://...\"})")),
     }
-}
-
-/// Refuses a token over a scheme other than https and grpcs to a host that is not loopback unless the profile sets
-/// `allow_http`, the rule of tokenfob's own requests and of the git face: a token sent in clear is given away.
-fn clear_text_allowed(profile: &Profile, url: &reqwest::Url) -> Result<()> {
-    let encrypted = matches!(url.scheme(), "https" | "grpcs");
-    if encrypted || profile.net.allow_http || crate::net::http::is_loopback(url) {
-        return Ok(());
-    }
-    Err(Error::Config(format!(
-        "refusing to give the token of profile {:?} to {} over an unencrypted {} connection (use https or grpcs, \
-         or set allow_http = true in the profile)",
-        profile.name,
-        crate::net::http::redacted(url),
-        url.scheme()
-    )))
 }
 
 /// A `get` answer, with the spec's field names.

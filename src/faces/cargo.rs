@@ -180,7 +180,7 @@ fn handle(app: &App, request: &Request) -> Result<Done, Failure> {
     match &request.action {
         Action::Get { operation } => {
             crate::log::debug(format_args!("cargo-credential: a token for {operation} with profile {}", profile.name));
-            super::git::plain_http_allowed(&profile, &url)?;
+            super::cleartext_allowed(&profile, &url)?;
             Ok(token(&profile, &broker.get(&profile, None, now)?, now))
         }
         Action::Login { token: Some(_) } => Err(Failure::Other {

@@ -88,15 +88,7 @@ fn answer(app: &App, action: DockerAction, input: &mut dyn Read) -> Result<Strin
 
 /// The registry's address on stdin, trimmed as the protocol's helpers trim it.
 fn read_address(input: &mut dyn Read) -> Result<String, Failure> {
-    let mut raw = Vec::new();
-    let limit = u64::try_from(MAX_INPUT + 1).unwrap_or(u64::MAX);
-    input
-        .take(limit)
-        .read_to_end(&mut raw)
-        .map_err(|e| Error::Other(format!("docker-credential: reading the registry on stdin: {e}")))?;
-    if raw.len() > MAX_INPUT {
-        return Err(bad(format!("more than {MAX_INPUT} bytes on stdin (a registry's address is a host name)")).into());
-    }
+    let raw = super::read_request(input, MAX_INPUT, "docker-credential: the registry's address")?;
     let text = std::str::from_utf8(&raw).map_err(|_| bad("stdin is not UTF-8".into()))?.trim();
     if text.is_empty() {
         let error = bad("no registry on stdin (write its host name, as docker does)".into());
@@ -127,17 +119,9 @@ fn registry_url(address: &str) -> Result<Option<reqwest::Url>> {
         return Ok(Some(url));
     }
     let (authority, path) = address.split_once('/').unwrap_or((address, ""));
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || ".-_:[]".contains(c);
     let url = reqwest::Url::parse(&format!("https://{authority}/{path}"))
         .map_err(|e| bad(format!("the registry's address is not a host[:port]: {e}")))?;
-    let parsed = match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        (None, _) => String::new(),
-    };
-    let same = parsed.eq_ignore_ascii_case(authority)
-        || authority.strip_suffix(":443").is_some_and(|h| h.eq_ignore_ascii_case(&parsed));
-    if !authority.chars().all(ok_char) || !same {
+    if !super::is_plain_host(authority, &url) {
         return Err(bad("the registry's address is neither a host[:port] nor an http(s) URL".into()));
     }
     Ok(Some(url))
@@ -164,7 +148,7 @@ fn covering<'a>(app: &'a App, address: &str) -> Result<(Broker<'a>, Profile, req
 /// `get`: the credentials of the profile that covers `address`.
 fn get(app: &App, address: &str) -> Result<String, Failure> {
     let (broker, profile, url) = covering(app, address)?;
-    super::git::plain_http_allowed(&profile, &url)?;
+    super::cleartext_allowed(&profile, &url)?;
     let served = broker.get(&profile, None, crate::clock::now())?;
     let credentials =
         Credentials { server_url: address, username: &profile.registry_username, secret: served.token().expose() };

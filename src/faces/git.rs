@@ -118,24 +118,11 @@ fn asked_url(request: &Request) -> Result<Option<Url>> {
         return Err(bad("a control character in protocol, host or path".into()));
     }
     let host = &request.fields["host"];
-    let ok_host = |c: char| c.is_ascii_alphanumeric() || ".-_:[]".contains(c);
     let url = Url::parse(&text).map_err(|e| bad(format!("host {host:?} is not a host: {e}")))?;
-    let authority = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => String::new(),
-    };
-    let same = authority.eq_ignore_ascii_case(host) || default_port(protocol, host, &authority);
-    if !host.chars().all(ok_host) || !same {
+    if !super::is_plain_host(host, &url) {
         return Err(bad(format!("host {host:?} is not a plain host[:port]")));
     }
     Ok(Some(url))
-}
-
-/// True when `host` only adds the protocol's default port to `authority` (the URL parser drops it).
-fn default_port(protocol: &str, host: &str, authority: &str) -> bool {
-    let port = if protocol == "https" { ":443" } else { ":80" };
-    host.strip_suffix(port).is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
 
 /// Handles one git request.
@@ -163,7 +150,7 @@ pub(crate) fn run(
         }
         return Ok(());
     }
-    plain_http_allowed(profile, &url)?;
+    super::cleartext_allowed(profile, &url)?;
     let served = broker.get(profile, None, crate::clock::now())?;
     let answer = if request.capabilities.iter().any(|c| c == "authtype") {
         format!("capability[]=authtype\nauthtype=Bearer\ncredential={}\n", served.token().expose())
@@ -204,20 +191,6 @@ fn covering<'a>(profile: &'a Profile, url: &Url) -> Result<&'a Profile> {
         crate::net::http::redacted(url),
         profile.name
     )))
-}
-
-/// Refuses plain http to a host that is not loopback unless the profile sets `allow_http`, as for tokenfob's own
-/// requests and as Git Credential Manager does: a token sent in clear is a token given away.
-pub(crate) fn plain_http_allowed(profile: &Profile, url: &Url) -> Result<()> {
-    if url.scheme() == "http" && !profile.net.allow_http && !crate::net::http::is_loopback(url) {
-        return Err(Error::Config(format!(
-            "refusing to give the token of profile {:?} to {} over plain http (use https, or set allow_http = true \
-             in the profile)",
-            profile.name,
-            crate::net::http::redacted(url)
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

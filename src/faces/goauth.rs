@@ -129,16 +129,7 @@ fn asked_url(url: &str) -> Result<reqwest::Url> {
 
 /// Reads the response Go passes on stdin and returns its status; `None` for no input at all (a run by hand).
 pub(crate) fn read_response(input: &mut dyn Read) -> Result<Option<u16>> {
-    let mut raw = Vec::new();
-    let limit = u64::try_from(MAX_INPUT + 1).unwrap_or(u64::MAX);
-    input
-        .take(limit)
-        .read_to_end(&mut raw)
-        .map_err(|e| Error::Other(format!("reading Go's response on stdin: {e}")))?;
-    if raw.len() > MAX_INPUT {
-        return Err(bad(format!("more than {} KiB on stdin", MAX_INPUT / 1024)));
-    }
-    parse_response(&raw)
+    parse_response(&super::read_request(input, MAX_INPUT, "goauth: Go's response")?)
 }
 
 /// Parses `Proto SP Status LF {Name ": " Value LF} LF`, as Go's `writeResponseToStdin` writes it.

@@ -6,9 +6,9 @@
 //! answer carry the same fields. [`quick`] answers a cache hit from [`broker::peek`] before any of that. Only the
 //! faces write to stdout, through [`write_out`].
 
+pub(crate) mod bazel;
 pub(crate) mod cargo;
 pub(crate) mod docker;
-pub(crate) mod bazel;
 pub(crate) mod git;
 pub(crate) mod goauth;
 pub(crate) mod kubectl;
@@ -20,6 +20,7 @@ pub(crate) mod terraform;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+use reqwest::Url;
 use serde_json::{Value, json};
 
 use crate::broker::{Broker, Served, Status};
@@ -134,15 +135,52 @@ pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(Error::Output)
 }
 
+/// True when `host`, a `host[:port]` a tool named, is exactly what `url` (made from it) gives back: letters, digits
+/// and `.-_:[]` only, and the same host and port once the parser has lowercased it and dropped the scheme's default
+/// port. So no user, path or second host can hide in it.
+pub(crate) fn is_plain_host(host: &str, url: &Url) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_:[]".contains(c);
+    let authority = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return false,
+    };
+    let default_port = match url.scheme() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => ":",
+    };
+    let same = authority.eq_ignore_ascii_case(host)
+        || host.strip_suffix(default_port).is_some_and(|h| h.eq_ignore_ascii_case(&authority));
+    !host.is_empty() && host.chars().all(allowed) && same
+}
+
+/// Refuses to hand `profile`'s token for `url` when the tool would send it in clear (any scheme but https and
+/// grpcs) to a host that is not loopback, unless the profile sets `allow_http`: the rule of tokenfob's own requests,
+/// and Git Credential Manager's. A token sent in clear is a token given away.
+pub(crate) fn cleartext_allowed(profile: &Profile, url: &Url) -> Result<()> {
+    let encrypted = matches!(url.scheme(), "https" | "grpcs");
+    if encrypted || profile.net.allow_http || crate::net::http::is_loopback(url) {
+        return Ok(());
+    }
+    let scheme = url.scheme();
+    Err(Error::Config(format!(
+        "refusing to give the token of profile {:?} to {} over an unencrypted {scheme} connection (plain {scheme}: use \
+         https, or set allow_http = true in the profile)",
+        profile.name,
+        crate::net::http::redacted(url)
+    )))
+}
+
 /// All of `input` up to its end, for a face whose tool writes one request and closes the pipe; more than `max`
 /// bytes is [`Error::BadRequest`] (nothing past the cap is read, so a runaway writer cannot exhaust memory).
 pub(crate) fn read_request(input: &mut dyn Read, max: usize, what: &str) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    input.take(cap).read_to_end(&mut bytes).map_err(|e| Error::Other(format!("reading {what} on stdin: {e}")))?;
+    input.take(cap).read_to_end(&mut bytes).map_err(Error::Input)?;
     if bytes.len() > max {
         zeroize::Zeroize::zeroize(&mut bytes);
-        return Err(Error::BadRequest(format!("{what} on stdin is longer than {} KiB", max / 1024)));
+        return Err(Error::BadRequest(format!("{what} on stdin is more than {max} bytes")));
     }
     Ok(bytes)
 }

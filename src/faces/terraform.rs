@@ -75,20 +75,8 @@ pub(crate) fn host_url(host: &str) -> Result<String> {
              tfe.example.com:8443)"
         ))
     };
-    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
-    if host.is_empty() || !host.chars().all(allowed) {
-        return Err(bad());
-    }
     let url = reqwest::Url::parse(&format!("https://{host}/")).map_err(|_| bad())?;
-    let authority = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => return Err(bad()),
-    };
-    // The URL parser drops the default port, so `h:443` comes back as `h`.
-    let same = authority.eq_ignore_ascii_case(host)
-        || host.strip_suffix(":443").is_some_and(|h| h.eq_ignore_ascii_case(&authority));
-    if !same {
+    if !super::is_plain_host(host, &url) {
         return Err(bad());
     }
     Ok(url.to_string())

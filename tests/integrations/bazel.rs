@@ -264,7 +264,7 @@ fn bad_input_and_unknown_commands_fail_with_nothing_on_stdout() {
         ask(&s, &helper, &["get"], input).fails(2, says);
     }
     let huge = format!("{{\"uri\":\"https://files.example.test/{}\"}}", "x".repeat(1 << 20));
-    ask(&s, &helper, &["get"], huge.as_bytes()).fails(2, "longer than 64 KiB");
+    ask(&s, &helper, &["get"], huge.as_bytes()).fails(2, "more than 65536 bytes");
     ask(&s, &helper, &["get"], br#"{"uri":"http://plain.example.test/x"}"#).fails(2, "unencrypted http connection");
     ask(&s, &helper, &["frob"], b"").fails(2, "frob");
     ask(&s, &helper, &["store"], b"").fails(2, "store");

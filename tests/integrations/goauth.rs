@@ -235,7 +235,7 @@ fn goauth_answers_each_call_as_go_expects() {
         .unwrap();
     let long = format!("HTTP/1.1 401 Unauthorized\nX-Long: {}\n\n", "a".repeat(1 << 20));
     let _ = child.stdin.take().unwrap().write_all(long.as_bytes());
-    s.check(child.wait_with_output().unwrap()).fails(2, "more than 64 KiB");
+    s.check(child.wait_with_output().unwrap()).fails(2, "more than 65536 bytes");
     goauth(&["https://proxy.tokenfob.test/go/\nhttps://evil.test/"], refused).fails(2, "Go's input");
     s.secret("pw-in-a-url");
     goauth(&["https://user:pw-in-a-url@[::1/go/"], refused).fails(2, "not a URL");

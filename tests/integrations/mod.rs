@@ -1,7 +1,7 @@
 //! Issue #3: each integration driven by its real tool against loopback servers.
 
-mod cargo;
 mod bazel;
+mod cargo;
 mod curl;
 mod docker;
 mod exec;
@@ -10,5 +10,5 @@ mod goauth;
 mod httpie;
 pub mod kubectl;
 mod pnpm;
-mod terraform;
 mod python;
+mod terraform;

@@ -295,7 +295,7 @@ fn the_helper_protocol_get_store_forget_and_bad_input() {
         .fails(1, "credentials \"registry.example.com\"");
     assert_eq!(s.entry("od")["token"], token.as_str());
     helper(&s, &tf, &["store", &host], b"stored-by-terraform").fails(2, "not a JSON credentials object");
-    helper(&s, &tf, &["store", &host], &vec![b'{'; 1 << 20]).fails(2, "longer than 64 KiB");
+    helper(&s, &tf, &["store", &host], &vec![b'{'; 1 << 20]).fails(2, "more than 65536 bytes");
 
     // Unknown verbs and hosts that are not hosts fail, with nothing on stdout.
     helper(&s, &tf, &["frob", &host], b"").fails(2, "frob");
