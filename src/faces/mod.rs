@@ -1,10 +1,13 @@
 //! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines; `kubectl`, `git`,
 //! `cargo`, `docker`, `goauth` (Go), `terraform` and `bazel` speak those tools' helper protocols.
 //!
-//! Every face opens its profile the same way ([`App::open_profile`]: load the configuration, choose the profile,
-//! make the broker) and renders tokens through [`render`] and [`token_json`], so `get -o json` and the protocol's
-//! answer carry the same fields. [`quick`] answers a cache hit from [`broker::peek`] before any of that. Only the
-//! faces write to stdout, through [`write_out`].
+//! Each face is a thin adapter over the broker, and they share what is here: [`App`], whose openings load the
+//! configuration, choose the profile and make the broker (`open_profile` by name or the defaults; `open_for_url`
+//! for tools that name a URL or host, whose `None` a face answers with its tool's own "no credentials"; `open` for
+//! faces that choose themselves, as `status`, `protocol` and git do); [`is_plain_host`], [`cleartext_allowed`] and
+//! [`read_request`], the checks every tool face makes of what a tool sends; [`render`] and [`token_json`], so
+//! `get -o json` and the protocol's answer carry the same fields; and [`write_out`], the one way to stdout. The fast
+//! path of a cache hit is `quick`.
 
 pub(crate) mod bazel;
 pub(crate) mod cargo;
