@@ -226,14 +226,24 @@ const CARGO_PLUGIN: (&str, &str) = ("--cargo-plugin", "cargo-credential");
 /// `cargo-credential` subcommand.
 pub(crate) fn command_line(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.into_iter().collect();
-    let name = args.first().and_then(|a| Path::new(a).file_stem()).and_then(|n| n.to_str()).unwrap_or_default();
-    if let Some((_, command)) = PERSONALITIES.iter().find(|(file, _)| *file == name) {
+    let name = args.first().and_then(|a| Path::new(a).file_name()).and_then(|n| n.to_str()).map(base_name);
+    if let Some((_, command)) = PERSONALITIES.iter().find(|(file, _)| Some(*file) == name) {
         args.insert(1.min(args.len()), OsString::from(command));
     }
     if let Some(first) = args.get_mut(1).filter(|a| *a == CARGO_PLUGIN.0) {
         *first = OsString::from(CARGO_PLUGIN.1);
     }
     args
+}
+
+/// A program's file name without what installers add to it: Windows' `.exe`, and the `_vX.Y.Z` version suffix that
+/// Terraform's plugin discovery also accepts (`terraform-credentials-tokenfob_v0.1.0`).
+fn base_name(file: &str) -> &str {
+    let file = file.strip_suffix(".exe").unwrap_or(file);
+    match file.rfind("_v") {
+        Some(at) if file[at + 2..].starts_with(|c: char| c.is_ascii_digit()) => &file[..at],
+        _ => file,
+    }
 }
 
 /// The plain forms a cache hit may answer without clap: `get PROFILE [-o|--output FORMAT]` and `kubectl PROFILE`.
@@ -375,6 +385,15 @@ mod tests {
         let cli = Cli::try_parse_from(line(&["tokenfob", "--cargo-plugin"])).unwrap();
         assert!(matches!(cli.command, Command::CargoCredential));
         assert!(Cli::try_parse_from(line(&["tokenfob", "--cargo-plugin", "extra"])).is_err());
+    }
+
+    #[test]
+    fn installers_suffixes_are_not_part_of_the_name() {
+        assert_eq!(base_name("docker-credential-tokenfob.exe"), "docker-credential-tokenfob");
+        assert_eq!(base_name("terraform-credentials-tokenfob_v0.1.0"), "terraform-credentials-tokenfob");
+        assert_eq!(base_name("tokenfob-credential-helper"), "tokenfob-credential-helper");
+        assert_eq!(base_name("tokenfob_vault"), "tokenfob_vault");
+        assert_eq!(line(&["/p/terraform-credentials-tokenfob_v1.2.3", "get", "h"])[1], "terraform-credentials");
     }
 
     #[test]

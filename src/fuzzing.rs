@@ -107,3 +107,16 @@ pub fn seed_answer(which: u8, status: u16, header: &str, body: &[u8]) -> Option<
     let issued = crate::engine::reply::parse(&recipe.reply, recipe.lifetime, &answer, now()).ok()?;
     Some(crate::token::is_valid_token(issued.token.expose()))
 }
+
+/// What a tool sends its helper, by face (`which` picks one): cargo's request line, Docker's registry address, Go's
+/// response, Bazel's request, Terraform's host. True when the face would accept it.
+pub fn tool_request(which: u8, bytes: &[u8]) -> bool {
+    use crate::faces::{bazel, cargo, docker, goauth, terraform};
+    match which % 5 {
+        0 => cargo::accepts(bytes),
+        1 => docker::accepts(bytes),
+        2 => goauth::read_response(&mut &bytes[..]).is_ok(),
+        3 => bazel::parse_request(bytes).is_ok(),
+        _ => std::str::from_utf8(bytes).is_ok_and(|host| terraform::host_url(host).is_ok()),
+    }
+}

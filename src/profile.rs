@@ -161,7 +161,7 @@ fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
         refresh_margin: raw.refresh_margin.map_or(Duration::from_secs(60), |d| d.0),
         source,
         net,
-        git_username: raw.git_username.clone().unwrap_or_else(|| "oauth2".into()),
+        git_username: basic_user("git_username", raw.git_username.as_deref(), "oauth2")?,
         cargo_token: raw.cargo_token.unwrap_or_default(),
         registry_username: basic_user("registry_username", raw.registry_username.as_deref(), "oauth2")?,
         index_username: basic_user("index_username", raw.index_username.as_deref(), "__token__")?,

@@ -36,9 +36,7 @@ pub(crate) fn get(app: &App, profile: Option<&str>, input: &mut dyn Read, out: &
     let uri = parse_request(&bytes)?;
     // The parser's message never repeats the input, which may carry a password in its user part.
     let url = reqwest::Url::parse(&uri).map_err(|e| bad(&format!("\"uri\" is not a URL ({e})")))?;
-    let Some((mut broker, profile)) = app.open_named_for_url(profile, url.as_str())? else {
-        let shown = crate::net::http::redacted(&url);
-        crate::log::debug(format_args!("credential-helper: no profile covers {shown}"));
+    let Some((mut broker, profile)) = app.open_named_for_url(profile, &url)? else {
         return super::write_out(out, "{}\n");
     };
     super::cleartext_allowed(&profile, &url)?;

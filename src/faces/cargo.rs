@@ -130,9 +130,9 @@ pub(crate) fn run(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> cr
     let mut line = Vec::new();
     loop {
         line.clear();
-        let reply = match super::protocol::read_line(input, &mut line) {
+        let reply = match super::read_line(input, &mut line) {
             Ok(None) => return Ok(()),
-            Ok(Some(true)) => Err(bad(&format!("a line longer than {} KiB", super::protocol::MAX_LINE / 1024))),
+            Ok(Some(true)) => Err(bad(&format!("a line longer than {} KiB", super::MAX_LINE / 1024))),
             Ok(Some(false)) => parse(&line).and_then(|request| handle(app, &request)),
             Err(e) => return Err(Error::Other(format!("reading cargo's request on stdin: {e}"))),
         };
@@ -147,6 +147,11 @@ pub(crate) fn run(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> cr
 
 fn bad(why: &str) -> Failure {
     Failure::Other { message: format!("bad request from cargo: {why} (tokenfob speaks cargo's credential protocol 1)") }
+}
+
+/// True when cargo's request `line` parses (for the fuzz targets).
+pub(crate) fn accepts(line: &[u8]) -> bool {
+    parse(line).is_ok()
 }
 
 /// Parses one request line, checking the version first.
@@ -209,27 +214,9 @@ fn index_url(raw: &str) -> Option<reqwest::Url> {
 /// The profile for `url`: the one `args` names, else the one whose `match` covers `url`. `None` when that profile
 /// does not cover `url`, or none does: the name in cargo's configuration says which token, never where it may go.
 fn choose<'a>(app: &'a App, args: &[String], url: &reqwest::Url) -> Result<Option<(Broker<'a>, Profile)>, Failure> {
-    let shown = crate::net::http::redacted(url);
     match args {
-        [] => {
-            let found = app.open_for_url(url.as_str())?;
-            if found.is_none() {
-                crate::log::debug(format_args!("cargo-credential: no profile's `match` covers {shown}"));
-            }
-            Ok(found)
-        }
-        [name] => {
-            let (broker, profile) = app.open_profile(Some(name), None)?;
-            if profile.covers(url.as_str()) {
-                return Ok(Some((broker, profile)));
-            }
-            crate::log::warn(format_args!(
-                "cargo asks for registry {shown}, which profile {name:?} does not cover (its `match`: {}); add the \
-                 index URL, without `sparse+`, to the profile's `match` to give cargo its token there",
-                if profile.matches.is_empty() { "none".to_owned() } else { profile.matches.join(", ") }
-            ));
-            Ok(None)
-        }
+        [] => Ok(app.open_named_for_url(None, url)?),
+        [name] => Ok(app.open_named_for_url(Some(name), url)?),
         more => Err(Failure::Other {
             message: format!(
                 "tokenfob takes at most one argument from cargo, a profile name, and got {}: {more:?}",

@@ -86,6 +86,11 @@ fn answer(app: &App, action: DockerAction, input: &mut dyn Read) -> Result<Strin
     }
 }
 
+/// True when `input` names a registry this face would look up (for the fuzz targets).
+pub(crate) fn accepts(mut input: &[u8]) -> bool {
+    read_address(&mut input).is_ok_and(|address| registry_url(&address).is_ok())
+}
+
 /// The registry's address on stdin, trimmed as the protocol's helpers trim it.
 fn read_address(input: &mut dyn Read) -> Result<String, Failure> {
     let raw = super::read_request(input, MAX_INPUT, "docker-credential: the registry's address")?;

@@ -53,17 +53,7 @@ pub(crate) fn run(
         status.map_or_else(|| "(no response given)".to_owned(), |s| s.to_string()),
         crate::net::http::redacted(&asked)
     ));
-    let chosen = match profile {
-        Some(name) => {
-            let (broker, profile) = app.open_profile(Some(name), None)?;
-            profile.covers(asked.as_str()).then_some((broker, profile))
-        }
-        None => app.open_for_url(asked.as_str())?,
-    };
-    let Some((broker, profile)) = chosen else {
-        crate::log::debug(format_args!("goauth: no profile matches {}", crate::net::http::redacted(&asked)));
-        return Ok(());
-    };
+    let Some((broker, profile)) = app.open_named_for_url(profile, &asked)? else { return Ok(()) };
     let served = broker.get(&profile, None, crate::clock::now())?;
     // The URL itself first, as Go spelled it: Go looks a request up by its own text (host case, an explicit :443),
     // which a prefix written another way would miss.

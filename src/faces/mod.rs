@@ -20,7 +20,7 @@ pub(crate) mod quick;
 pub(crate) mod shell;
 pub(crate) mod terraform;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 
 use reqwest::Url;
@@ -110,13 +110,26 @@ impl App {
     }
 
     /// [`App::open_for_url`], or, with `name`, that profile (an unknown name is an error) but only when its `match`
-    /// covers `url` too: an explicit profile chooses among the profiles for a URL, never where a token may go.
-    pub(crate) fn open_named_for_url(&self, name: Option<&str>, url: &str) -> Result<Option<(Broker<'_>, Profile)>> {
-        let Some(name) = name else { return self.open_for_url(url) };
+    /// covers `url` too: an explicit profile chooses among the profiles for a URL, never where a token may go. A
+    /// named profile that does not cover `url` is the tool's "no credentials" too, with a warning saying what to add
+    /// (the tool faces agree on this; git, whose `--profile` predates them, refuses with an error instead).
+    pub(crate) fn open_named_for_url(&self, name: Option<&str>, url: &Url) -> Result<Option<(Broker<'_>, Profile)>> {
+        let shown = crate::net::http::redacted(url);
+        let Some(name) = name else {
+            let found = self.open_for_url(url.as_str())?;
+            if found.is_none() {
+                crate::log::debug(format_args!("no profile's `match` covers {shown}"));
+            }
+            return Ok(found);
+        };
         let config = self.load()?;
         let profile = config.choose(Some(name), None, &self.env)?;
-        if !profile.covers(url) {
-            crate::log::debug(format_args!("profile {name}: its `match` does not cover {url}; no credentials"));
+        if !profile.covers(url.as_str()) {
+            let matches = if profile.matches.is_empty() { "none".to_owned() } else { profile.matches.join(", ") };
+            crate::log::warn(format_args!(
+                "profile {name:?} does not cover {shown} (its `match`: {matches}), so it gets no token there; add that \
+                 URL to the profile's `match` to give it one"
+            ));
             return Ok(None);
         }
         Ok(Some((self.broker(&config)?, profile.clone())))
@@ -173,6 +186,39 @@ pub(crate) fn cleartext_allowed(profile: &Profile, url: &Url) -> Result<()> {
         profile.name,
         crate::net::http::redacted(url)
     )))
+}
+
+/// The longest request line accepted by the faces that read lines (`protocol`, `cargo`).
+pub(crate) const MAX_LINE: usize = 64 * 1024;
+
+/// Reads one line without its newline; `Some(true)` when it was longer than the cap (the rest is skipped).
+pub(crate) fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(any.then_some(too_long));
+        }
+        any = true;
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if line.len() + chunk.len() > MAX_LINE {
+            too_long = true;
+        } else {
+            line.extend_from_slice(chunk);
+        }
+        let used = done.unwrap_or(buf.len());
+        input.consume(used);
+        if done.is_some() {
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(Some(too_long));
+        }
+    }
 }
 
 /// All of `input` up to its end, for a face whose tool writes one request and closes the pipe; more than `max`

@@ -16,9 +16,6 @@ use crate::error::{Error, Result};
 use crate::fileid::ConfigWatch;
 use crate::secret::Secret;
 
-/// The longest request line accepted.
-pub(crate) const MAX_LINE: usize = 64 * 1024;
-
 /// One request, after the version check.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Request {
@@ -55,9 +52,9 @@ pub(crate) fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> 
     let mut line = Vec::new();
     loop {
         line.clear();
-        let answer = match read_line(input, &mut line) {
+        let answer = match super::read_line(input, &mut line) {
             Ok(None) => return Ok(()),
-            Ok(Some(true)) => error_json(&Error::BadRequest(format!("line longer than {MAX_LINE} bytes"))),
+            Ok(Some(true)) => error_json(&Error::BadRequest(format!("line longer than {} bytes", super::MAX_LINE))),
             Ok(Some(false)) => match std::str::from_utf8(&line) {
                 Ok(text) => answer(app, &mut state, text),
                 Err(_) => error_json(&Error::BadRequest("line is not UTF-8".into())),
@@ -67,36 +64,6 @@ pub(crate) fn serve(app: &App, input: &mut dyn BufRead, out: &mut dyn Write) -> 
         zeroize::Zeroize::zeroize(&mut line);
         // A client that went away ends the loop as a broken pipe, which `main` does not report.
         super::write_out(out, &format!("{answer}\n"))?;
-    }
-}
-
-/// Reads one line without its newline; `Some(true)` when it was longer than the cap (the rest is skipped).
-pub(crate) fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
-    let mut too_long = false;
-    let mut any = false;
-    loop {
-        let buf = input.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(any.then_some(too_long));
-        }
-        any = true;
-        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..i], Some(i + 1)),
-            None => (buf, None),
-        };
-        if line.len() + chunk.len() > MAX_LINE {
-            too_long = true;
-        } else {
-            line.extend_from_slice(chunk);
-        }
-        let used = done.unwrap_or(buf.len());
-        input.consume(used);
-        if done.is_some() {
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            return Ok(Some(too_long));
-        }
     }
 }
 
@@ -149,6 +116,11 @@ fn handle<'a>(app: &'a App, state: &mut State<'a>, line: &str) -> Result<Map<Str
     match req.op.as_str() {
         "get" => {
             let profile = opened.choose(req.profile.as_deref(), req.url.as_deref())?;
+            // A client that names the URL will send the token there: in clear only to loopback or with allow_http,
+            // as every tool face.
+            if let Some(url) = req.url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()) {
+                super::cleartext_allowed(profile, &url)?;
+            }
             let min_valid = match &req.min_valid {
                 Some(text) => {
                     Some(crate::duration::parse(text).map_err(|e| Error::BadRequest(format!("min_valid: {e}")))?)
@@ -196,15 +168,15 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut_and_the_next_line_still_read() {
-        let mut data = vec![b'x'; MAX_LINE + 10];
+        let mut data = vec![b'x'; crate::faces::MAX_LINE + 10];
         data.extend_from_slice(b"\nnext\r\n");
         let mut input = std::io::BufReader::with_capacity(1000, &data[..]);
         let mut line = Vec::new();
-        assert_eq!(read_line(&mut input, &mut line).unwrap(), Some(true));
+        assert_eq!(crate::faces::read_line(&mut input, &mut line).unwrap(), Some(true));
         line.clear();
-        assert_eq!(read_line(&mut input, &mut line).unwrap(), Some(false));
+        assert_eq!(crate::faces::read_line(&mut input, &mut line).unwrap(), Some(false));
         assert_eq!(line, b"next");
         line.clear();
-        assert_eq!(read_line(&mut input, &mut line).unwrap(), None);
+        assert_eq!(crate::faces::read_line(&mut input, &mut line).unwrap(), None);
     }
 }

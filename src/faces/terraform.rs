@@ -51,9 +51,6 @@ pub(crate) fn run(app: &App, ask: Ask<'_>, input: &mut dyn Read, out: &mut dyn W
         check_stored(input)?;
     }
     let chosen = app.open_named_for_url(profile, &url)?;
-    if chosen.is_none() {
-        crate::log::debug(format_args!("terraform-credentials: no profile covers {url}"));
-    }
     match (verb, chosen) {
         (TerraformVerb::Get, None) => super::write_out(out, "{}\n"),
         (TerraformVerb::Get, Some((broker, profile))) => {
@@ -68,7 +65,7 @@ pub(crate) fn run(app: &App, ask: Ask<'_>, input: &mut dyn Read, out: &mut dyn W
 
 /// `https://HOST/` for the host Terraform names, checked: a host name or address with an optional port that parses
 /// back to itself, so that no user, path or second host can hide in it.
-pub(crate) fn host_url(host: &str) -> Result<String> {
+pub(crate) fn host_url(host: &str) -> Result<reqwest::Url> {
     let bad = || {
         Error::BadRequest(format!(
             "terraform-credentials: {host:?} is not a host[:port] (Terraform names hosts such as app.terraform.io or \
@@ -79,7 +76,7 @@ pub(crate) fn host_url(host: &str) -> Result<String> {
     if !super::is_plain_host(host, &url) {
         return Err(bad());
     }
-    Ok(url.to_string())
+    Ok(url)
 }
 
 /// Reads what `store` is given to its end (the protocol asks this even of a helper that refuses) and checks that it
@@ -119,11 +116,11 @@ mod tests {
 
     #[test]
     fn host_urls_are_checked() {
-        assert_eq!(host_url("app.terraform.io").unwrap(), "https://app.terraform.io/");
-        assert_eq!(host_url("localhost:8443").unwrap(), "https://localhost:8443/");
-        assert_eq!(host_url("TFE.Example.com:443").unwrap(), "https://tfe.example.com/");
-        assert_eq!(host_url("xn--caf-dma.fr").unwrap(), "https://xn--caf-dma.fr/");
-        assert_eq!(host_url("[::1]:8443").unwrap(), "https://[::1]:8443/");
+        assert_eq!(host_url("app.terraform.io").unwrap().as_str(), "https://app.terraform.io/");
+        assert_eq!(host_url("localhost:8443").unwrap().as_str(), "https://localhost:8443/");
+        assert_eq!(host_url("TFE.Example.com:443").unwrap().as_str(), "https://tfe.example.com/");
+        assert_eq!(host_url("xn--caf-dma.fr").unwrap().as_str(), "https://xn--caf-dma.fr/");
+        assert_eq!(host_url("[::1]:8443").unwrap().as_str(), "https://[::1]:8443/");
         for host in ["", "evil@good", "good/x", "good#x", "a b", "h:99999", "h:0443", "h:x", "h\u{7}", "café.fr"] {
             let err = host_url(host).unwrap_err();
             assert_eq!(err.code(), "bad_request", "{host:?}");

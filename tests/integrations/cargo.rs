@@ -233,7 +233,7 @@ fn an_index_no_profile_covers_gets_no_token() {
         format!("[registries.fob]\nindex = \"{}\"\ncredential-provider = [\"tokenfob\", \"od\"]\n", registry.index());
     let run = fetch(&s, &bin, &app, "home-2", &named);
     assert_ne!(run.code, 0, "{run:#?}");
-    assert!(run.stderr.contains("which profile \"od\" does not cover"), "{run:#?}");
+    assert!(run.stderr.contains("profile \"od\" does not cover"), "{run:#?}");
     assert!(registry.log.lock().unwrap().iter().all(|l| l.ends_with(' ')));
     assert_eq!(s.emu.count("od.login"), 0);
 }
