@@ -211,9 +211,11 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 /// The file names tokenfob also answers to, and the subcommand each stands for: some tools run a helper by a fixed
 /// name pattern, or by a path without arguments, so tokenfob is installed under that name too (a link or a copy).
+/// A name ending in `-` is a prefix: the tool adds the helper's name (`credHelpers: {"reg": "corp"}` runs
+/// `docker-credential-corp`), and under any such name tokenfob speaks that tool's protocol, never its own `get`.
 const PERSONALITIES: &[(&str, &str)] = &[
-    ("docker-credential-tokenfob", "docker-credential"),
-    ("terraform-credentials-tokenfob", "terraform-credentials"),
+    ("docker-credential-", "docker-credential"),
+    ("terraform-credentials-", "terraform-credentials"),
     ("tokenfob-credential-helper", "credential-helper"),
 ];
 
@@ -227,7 +229,8 @@ const CARGO_PLUGIN: (&str, &str) = ("--cargo-plugin", "cargo-credential");
 pub(crate) fn command_line(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.into_iter().collect();
     let name = args.first().and_then(|a| Path::new(a).file_name()).and_then(|n| n.to_str()).map(base_name);
-    if let Some((_, command)) = PERSONALITIES.iter().find(|(file, _)| Some(*file) == name) {
+    let named = |file: &str| name.is_some_and(|n| n == file || (file.ends_with('-') && n.starts_with(file)));
+    if let Some((_, command)) = PERSONALITIES.iter().find(|(file, _)| named(file)) {
         args.insert(1.min(args.len()), OsString::from(command));
     }
     if let Some(first) = args.get_mut(1).filter(|a| *a == CARGO_PLUGIN.0) {

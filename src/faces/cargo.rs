@@ -7,7 +7,8 @@
 //! status 0 whatever the answer, so every failure is an `Err` answer on stdout and the exit is 0). The profile is
 //! `args[0]` if given, else the one whose `match` covers the index URL (without cargo's `sparse+` marker); either
 //! way its `match` must cover the index URL, since cargo also asks a globally configured provider about registries
-//! named by dependencies. A URL no profile covers is `url-not-supported` (cargo then tries its next provider).
+//! named by dependencies. Only sparse indexes are served: a git index is `url-not-supported` (see `index_url`), as
+//! is a URL no profile covers (cargo then tries its next provider).
 //! `get` answers the token, as `Bearer <token>` or bare (the profile's `cargo_token`), with `cache: "expires"` at
 //! the moment tokenfob itself would renew; `login` and `logout` are tokenfob's own (`logout` with nothing cached is
 //! `not-found`, which cargo reports as not logged in); any other kind is `operation-not-supported`. Lines are capped
@@ -204,10 +205,13 @@ fn handle(app: &App, request: &Request) -> Result<Done, Failure> {
     }
 }
 
-/// The URL a registry's token goes to: the index URL without cargo's `sparse+` marker. `None` for anything but
-/// http(s) (a git index over ssh, a local directory), which no profile serves.
+/// The URL a registry's token goes to: a sparse index's URL without cargo's `sparse+` marker. `None` for a git index
+/// (and anything but http(s)), which no profile serves: git fetches a git index with its own credentials, so the
+/// token would go only to the `dl` and `api` hosts of the index's `config.json`, which whoever can write that
+/// repository chooses; that a profile's `match` covers the repository's URL (`https://github.com/`) says nothing
+/// of them.
 fn index_url(raw: &str) -> Option<reqwest::Url> {
-    let url = reqwest::Url::parse(raw.strip_prefix("sparse+").unwrap_or(raw)).ok()?;
+    let url = reqwest::Url::parse(raw.strip_prefix("sparse+")?).ok()?;
     matches!(url.scheme(), "http" | "https").then_some(url)
 }
 
@@ -318,12 +322,19 @@ mod tests {
     }
 
     #[test]
-    fn the_index_url_loses_only_the_sparse_marker() {
+    fn only_sparse_indexes_are_served() {
         let url = |raw: &str| index_url(raw).map(|u| u.to_string());
         assert_eq!(url("sparse+https://r.example/index/").unwrap(), "https://r.example/index/");
-        assert_eq!(url("https://github.com/org/index").unwrap(), "https://github.com/org/index");
         assert_eq!(url("sparse+http://127.0.0.1:8080/i/").unwrap(), "http://127.0.0.1:8080/i/");
-        for other in ["ssh://git@github.com/org/index", "file:///srv/index", "registry+https://x/", "sparse+", ""] {
+        for other in [
+            "https://github.com/org/index",
+            "ssh://git@github.com/org/index",
+            "file:///srv/index",
+            "registry+https://x/",
+            "sparse+ssh://x/",
+            "sparse+",
+            "",
+        ] {
             assert!(url(other).is_none(), "{other}");
         }
     }

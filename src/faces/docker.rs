@@ -169,6 +169,13 @@ fn erase(app: &App, address: &str) -> Result<String, Failure> {
     Ok(String::new())
 }
 
+/// True for a `match` prefix `list` may offer: an http(s) URL of a whole host. The tools key what `list` gives by host
+/// (Docker's `ConvertToHostname` drops the path, and `docker build` sends it all to the daemon), so a path-scoped
+/// prefix (a git organisation's) would become a credential for the whole host, and another scheme is no registry.
+fn is_registry_root(prefix: &str) -> bool {
+    reqwest::Url::parse(prefix).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/")
+}
+
 /// `list`: `{match prefix: user name}` for every profile whose cached token is fresh. A profile with nothing fresh
 /// is left out so that a client that gets every listed entry costs no login; on equal prefixes the first profile by
 /// name wins, as it does in `get`.
@@ -177,11 +184,10 @@ fn list(app: &App) -> Result<String> {
     let now = crate::clock::now();
     let mut listed = BTreeMap::new();
     for profile in opened.config.profiles.values() {
-        let status = opened.broker.status(profile, now)?;
-        if !(status.cached && status.fresh) {
+        if opened.broker.cached(profile, now)?.is_none() {
             continue;
         }
-        for prefix in &profile.matches {
+        for prefix in profile.matches.iter().filter(|p| is_registry_root(p)) {
             listed.entry(prefix.as_str()).or_insert(profile.registry_username.as_str());
         }
     }

@@ -90,7 +90,9 @@ fn cached(app: &App, only: Option<&str>, out: &mut dyn Write) -> Result<()> {
 }
 
 /// The profile's `match` prefixes that Go can use: `https://` ones, without query, fragment or user info (Go keys its
-/// credentials by scheme-less `host/path` and looks requests up by path, so anything else would never match).
+/// credentials by scheme-less `host/path` and looks requests up by path, so anything else would never match), and
+/// only those whose `%` escapes Go's `url.ParseRequestURI` accepts: Go drops the whole answer over one it refuses,
+/// every other profile's credentials with it.
 fn prefixes(profile: &Profile) -> Vec<String> {
     let usable = |m: &String| {
         let mut url = reqwest::Url::parse(m).ok().filter(|u| u.scheme() == "https")?;
@@ -98,9 +100,18 @@ fn prefixes(profile: &Profile) -> Vec<String> {
         url.set_fragment(None);
         url.set_username("").ok()?;
         url.set_password(None).ok()?;
-        Some(url.to_string())
+        Some(url.to_string()).filter(|u| escapes_are_whole(u))
     };
     profile.matches.iter().filter_map(usable).collect()
+}
+
+/// True when every `%` in `text` starts a two-hex-digit escape.
+fn escapes_are_whole(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .all(|(i, b)| *b != b'%' || bytes.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)))
 }
 
 /// One GOAUTH credential set: the URL lines, a blank line, the header line, a blank line.

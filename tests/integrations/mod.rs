@@ -11,4 +11,5 @@ mod httpie;
 pub mod kubectl;
 mod pnpm;
 mod python;
+mod review12;
 mod terraform;

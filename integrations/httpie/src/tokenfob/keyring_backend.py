@@ -19,7 +19,6 @@ ordinary keyring still stores other passwords.
 
 import logging
 import os
-import re
 import shutil
 import urllib.parse
 
@@ -32,23 +31,18 @@ from tokenfob import client
 
 log = logging.getLogger(__name__)
 
-# A host name, an IPv4 address or a bracketed IPv6 address, and an optional port: what pip and uv pass as a netloc.
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-                   r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
-
 DEFAULT_TIMEOUT = 60.0
 
 
 def index_url(service):
-    """The URL a keyring service names: itself when it is an http(s) URL, `https://SERVICE/` when it is a bare
-    `host[:port]`, else None (another scheme, or text that is no host). Poetry's `poetry-repository-NAME` looks like
-    a host name, so it is asked about as `https://poetry-repository-NAME/`, which no profile covers."""
+    """The URL a keyring service names: itself when it is an http(s) URL, else None. A bare `host[:port]` (pip and uv
+    ask for one after the index URL) gets no answer: it says nothing of the scheme or the path, and read as
+    `https://HOST/` it would give an https-only profile's token to a plain-http index on that host (the tools ask for
+    the index URL first, and that answer is the one that counts)."""
     if not isinstance(service, str):
         return None
     scheme, sep, _ = service.partition("://")
-    if sep:
-        return service if scheme.lower() in ("http", "https") else None
-    return f"https://{service}/" if _HOST.fullmatch(service) else None
+    return service if sep and scheme.lower() in ("http", "https") else None
 
 
 def _shown(service):
