@@ -1,7 +1,6 @@
 //! Real pnpm: `pnpm install` from an npm registry on loopback that demands the bearer token, with the user .npmrc's
-//! `tokenHelper` set to the two-line script docs/integrations.md shows.
+//! `tokenHelper` set to the shipped integrations/pnpm/tokenfob-pnpm-helper, linked under a profile's name.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -74,12 +73,13 @@ fn packument(base: &str, integrity: &str) -> String {
     .to_string()
 }
 
-/// The helper pnpm runs: the script from docs/integrations.md, with tokenfob's absolute path.
+/// The helper pnpm runs: the shipped integrations/pnpm/tokenfob-pnpm-helper, linked as `tokenfob-pnpm-od` (its name
+/// chooses the profile); tokenfob itself comes from PATH, as for a user.
 fn helper(s: &Sandbox) -> PathBuf {
-    let path = s.dir.path().join("bin/pnpm-token-od");
+    let path = s.dir.path().join("bin/tokenfob-pnpm-od");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, format!("#!/bin/sh\nexec {} get od -o bearer\n", env!("CARGO_BIN_EXE_tokenfob"))).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("integrations/pnpm/tokenfob-pnpm-helper");
+    std::os::unix::fs::symlink(shipped, &path).unwrap();
     path
 }
 
