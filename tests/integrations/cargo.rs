@@ -334,3 +334,26 @@ fn the_plugin_exchange_by_hand() {
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(!run.stderr.contains("typed-by-the-user"));
 }
+
+/// `cargo logout` is tokenfob's logout: for a kind whose tokens can be revoked (GoodData's API tokens), the token is
+/// deleted on the server, not only forgotten.
+#[test]
+fn cargo_logout_revokes_a_revocable_token() {
+    let s = Sandbox::new();
+    s.write_config(&s.seed_config().replacen(
+        "[profiles.gd]\n",
+        "[profiles.gd]\nmatch = [\"https://crates.example/\"]\n",
+        1,
+    ));
+    let index = "sparse+https://crates.example/index/";
+    let mut plugin = Plugin::spawn(&s);
+    assert_eq!(plugin.line(), serde_json::json!({"v": [1]}));
+    let got = plugin.ask(&request("get", index, r#","operation":"read","args":["gd"]"#));
+    assert_eq!(got["Ok"]["cache"], "session", "a GoodData token never expires: {got}");
+    assert_eq!(s.emu.count("gd.mint"), 1);
+    let logout = plugin.ask(&request("logout", index, r#","args":["gd"]"#));
+    assert_eq!(logout, serde_json::json!({"Ok": {"kind": "logout"}}));
+    assert_eq!(s.emu.count("gd.delete"), 1, "revoked on the server");
+    assert!(!s.entry_path("gd").exists());
+    assert_eq!(plugin.finish(&s).code, 0);
+}
