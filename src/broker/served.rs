@@ -53,9 +53,14 @@ impl Served {
         self.expires_at
     }
 
-    /// When tokenfob would stop serving it and renew; `None` for never.
-    pub(crate) fn renew_at(&self) -> Option<OffsetDateTime> {
-        self.renew_at
+    /// When a tool that caches the token should ask again: when tokenfob would renew it, but never sooner than 10 s
+    /// from now (a token served after a failed renewal would otherwise have the tool run its helper before every
+    /// request) nor after the token's expiry (a token that arrived expired is reported as it is). `None` for a
+    /// token that never expires. kubectl, Bazel and cargo are told this.
+    pub(crate) fn ask_again_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let expires = self.expires_at?;
+        let soonest = now.checked_add(time::Duration::seconds(10)).unwrap_or(now);
+        Some(self.renew_at.unwrap_or(expires).max(soonest).min(expires))
     }
 
     /// The token of `entry`, which renews `margin` before it expires (capped as [`token::renew_at`] says).

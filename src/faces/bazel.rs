@@ -85,14 +85,11 @@ pub(crate) fn response(served: &Served, now: OffsetDateTime) -> String {
     serde_json::to_string(&answer).expect("a credential-helper answer always serializes")
 }
 
-/// When the tool should ask again: when tokenfob would renew the token (the kubectl face's rule: never sooner than
-/// 10 s from now, lest the tool run the helper before every request, nor after the token's expiry), rounded down
-/// to the second. `None` for a token that never expires.
+/// When the tool should ask again ([`Served::ask_again_at`]), rounded down to the second (Bazel's pattern has no
+/// fraction). `None` for a token that never expires.
 fn expires(served: &Served, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    let at = served.expires_at()?;
-    let soonest = now.checked_add(time::Duration::seconds(10)).unwrap_or(now);
-    let report = served.renew_at().unwrap_or(at).max(soonest).min(at);
-    Some(report.replace_nanosecond(0).unwrap_or(report))
+    let at = served.ask_again_at(now)?;
+    Some(at.replace_nanosecond(0).unwrap_or(at))
 }
 
 #[cfg(test)]

@@ -236,13 +236,13 @@ fn token(profile: &Profile, served: &Served, now: OffsetDateTime) -> Done {
         CargoToken::Bearer => Secret::new(format!("Bearer {}", served.token().expose())),
         CargoToken::Bare => served.token().clone(),
     };
-    Done::Get { token, cache: cache(served.renew_at(), now), operation_independent: true }
+    Done::Get { token, cache: cache(served.ask_again_at(now), now), operation_independent: true }
 }
 
-/// `expires` at `renew_at`; `session` for a token that never expires; `never` when tokenfob would already renew it
-/// (a token served after a failed renewal).
-fn cache(renew_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Cache {
-    match renew_at {
+/// `expires` when cargo should ask again ([`Served::ask_again_at`]); `session` for a token that never expires;
+/// `never` for a token that has already expired (it arrived expired).
+fn cache(ask_again_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Cache {
+    match ask_again_at {
         None => Cache::Session,
         Some(at) if at > now => Cache::Expires { expiration: at.unix_timestamp() },
         Some(_) => Cache::Never,

@@ -91,15 +91,11 @@ struct Status<'a> {
 /// The ExecCredential for `served`, its expiry reported as the moment tokenfob would renew it (the one freshness
 /// rule, `token::renew_at`), so that kubectl asks again exactly then.
 pub(crate) fn credential(info: &ExecInfo, served: &Served, now: time::OffsetDateTime) -> String {
-    // Never report a time already past while the token is good (client-go would then run the plugin before every
-    // request), nor one after its expiry: a token that arrived expired is reported as it is.
-    let soonest = now.checked_add(time::Duration::seconds(10)).unwrap_or(now);
-    let report = |at: time::OffsetDateTime| served.renew_at().unwrap_or(at).max(soonest).min(at);
     let answer = ExecCredential {
         api_version: &info.api_version,
         kind: "ExecCredential",
         status: Status {
-            expiration_timestamp: served.expires_at().map(|at| crate::clock::rfc3339(report(at))),
+            expiration_timestamp: served.ask_again_at(now).map(crate::clock::rfc3339),
             token: served.token().expose(),
         },
     };

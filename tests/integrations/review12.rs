@@ -160,13 +160,15 @@ fn docker_list_offers_no_path_scoped_or_non_registry_prefix() {
     }
     s.write_config(
         "[profiles.git]\nkind = \"command\"\ncommand = \"echo $T1\"\nmatch = [\"https://git.example.com/org/\"]\n\n\
-         [profiles.cache]\nkind = \"command\"\ncommand = \"echo $T2\"\nmatch = [\"grpcs://cache.example.com/\"]\n",
+         [profiles.cache]\nkind = \"command\"\ncommand = \"echo $T2\"\nmatch = [\"grpcs://cache.example.com/\"]\n\n\
+         [profiles.reg]\nkind = \"command\"\ncommand = \"echo $T2\"\nmatch = [\"https://reg.example.com/\"]\n",
     );
     s.get(&["git"]);
     s.get(&["cache"]);
+    s.get(&["reg"]);
     let listed: serde_json::Value = serde_json::from_str(s.run(&["docker-credential", "list"]).ok()).unwrap();
     let keys: Vec<&String> = listed.as_object().unwrap().keys().collect();
-    assert!(keys.is_empty(), "list offers prefixes docker would use host-wide or that are no registry: {keys:?}");
+    assert_eq!(keys, ["https://reg.example.com/"], "only a whole registry host is offered");
 }
 
 /// A link under another `docker-credential-*` name (one helper per registry is the natural way to name them:
@@ -220,6 +222,7 @@ fn goauth_prints_only_prefixes_go_can_parse() {
     s.get(&["odd"]);
     s.get(&["fine"]);
     let answer = s.run(&["goauth"]).ok().to_owned();
+    assert!(answer.contains("https://fine.example.com/go/"), "the good profile is still answered: {answer}");
     for line in answer.lines().filter(|l| l.starts_with("https://")) {
         let bytes = line.as_bytes();
         let bad_escape = bytes.iter().enumerate().any(|(i, b)| {
