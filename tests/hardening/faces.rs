@@ -170,8 +170,7 @@ fn a_token_with_control_characters_reaches_no_face() {
         assert!(kube.code != 0 && kube.stdout.is_empty(), "kubectl {profile}: {kube:#?}");
         let exec = s.run(&["exec", profile, "--", "sh", "-c", "printf %s \"$TOKENFOB_TOKEN\""]);
         assert!(exec.code != 0 && exec.stdout.is_empty(), "exec {profile}: {exec:#?}");
-        let proto =
-            s.feed(s.command(&["protocol"]), &format!("{{\"v\":1,\"op\":\"get\",\"profile\":\"{profile}\"}}\n"));
+        let proto = s.feed(s.command(&["protocol"]), format!("{{\"v\":1,\"op\":\"get\",\"profile\":\"{profile}\"}}\n"));
         let answer: Value = serde_json::from_str(proto.ok()).unwrap();
         assert_eq!(answer["ok"], Value::Bool(false), "protocol {profile}: {proto:#?}");
     }

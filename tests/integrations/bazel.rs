@@ -5,7 +5,6 @@
 //! --protocol=bazel`, given the same bearer token for the same service.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::{Value, json};
 use tokenfob_emulator::util;
@@ -144,20 +143,8 @@ fn helper_path(s: &Sandbox) -> PathBuf {
 /// (a write the helper never read is ignored, as Bazel ignores it).
 fn ask(s: &Sandbox, program: &Path, args: &[&str], input: &[u8]) -> Run {
     let mut cmd = s.tool_command(program);
-    cmd.args(args)
-        .current_dir(s.dir.path().join("workspace"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = std::io::Write::write_all(&mut stdin, &input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    s.check(out)
+    cmd.args(args).current_dir(s.dir.path().join("workspace"));
+    s.feed(cmd, input)
 }
 
 /// `HELPER get` for `request`, which must conform to the request schema; the answer must conform to the response

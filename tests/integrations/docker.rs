@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use tokenfob_emulator::State;
@@ -164,20 +164,8 @@ impl Tools {
     fn helper(&self, s: &Sandbox, action: &str, input: &str) -> Run {
         let mut cmd = self.command(s, self.bin.join("docker-credential-tokenfob"));
         cmd.arg(action);
-        feed(s, cmd, input.as_bytes())
+        s.feed(cmd, input)
     }
-}
-
-/// Runs `cmd` with `input` on stdin, written from a thread that does not mind the helper exiting before it has read
-/// all (`list` and `store` read nothing, as in the protocol's own helpers; docker's client ignores the broken pipe).
-fn feed(s: &Sandbox, mut cmd: Command, input: &[u8]) -> Run {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let (mut stdin, input) = (child.stdin.take().unwrap(), input.to_vec());
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
-    let out = s.check(child.wait_with_output().unwrap());
-    let _ = writer.join();
-    out
 }
 
 /// `match` for the registry on the od profile (the emulator's ONE DATA), plus `extra` lines.
@@ -309,7 +297,7 @@ fn docker_login_fails_at_store_with_the_reason() {
     // The login itself succeeds (the realm takes the token); docker then asks the helper to store it.
     let mut login = t.command(&s, &docker);
     login.args(["login", &format!("127.0.0.1:{port}"), "-u", "oauth2", "--password-stdin"]);
-    let out = s.feed(login, &format!("{token}\n"));
+    let out = s.feed(login, format!("{token}\n"));
     assert_eq!(out.code, 1, "{out:#?}");
     assert!(out.stderr.contains("Error saving credentials"), "{out:#?}");
     assert!(out.stderr.contains("keeps no credentials"), "{out:#?}");
@@ -374,10 +362,10 @@ fn oversized_or_binary_input_is_refused_without_waiting() {
     let port = crate::support::closed_port();
     od_matches_registry(&s, port, "");
     // A megabyte on stdin: the helper reads 4 KiB and one byte, refuses, and exits while the writer still writes.
-    let out = feed(&s, s.command(&["docker-credential", "get"]), &vec![b'a'; 1 << 20]);
+    let out = s.feed(s.command(&["docker-credential", "get"]), vec![b'a'; 1 << 20]);
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(out.stderr.contains("more than 4096 bytes"), "{out:#?}");
-    let out = feed(&s, s.command(&["docker-credential", "erase"]), b"127.0.0.1:\xff");
+    let out = s.feed(s.command(&["docker-credential", "erase"]), b"127.0.0.1:\xff");
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(out.stderr.contains("not UTF-8"), "{out:#?}");
 }

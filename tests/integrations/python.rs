@@ -337,7 +337,7 @@ fn the_json_face_names_the_index_user_name() {
         1,
     ));
     let answer = |profile: &str| {
-        let run = s.feed(s.command(&["protocol"]), &format!("{{\"v\":1,\"op\":\"get\",\"profile\":\"{profile}\"}}\n"));
+        let run = s.feed(s.command(&["protocol"]), format!("{{\"v\":1,\"op\":\"get\",\"profile\":\"{profile}\"}}\n"));
         let json: serde_json::Value = serde_json::from_str(run.ok()).unwrap();
         s.secret(json["token"].as_str().unwrap());
         json["index_username"].clone()

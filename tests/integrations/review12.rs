@@ -138,7 +138,7 @@ fn cargo_gets_no_token_for_a_git_index() {
     let s = Sandbox::new();
     static_profile(&s, "github-token-for-git-4e2b", &["https://github.com/".to_owned()], "");
     for index in ["https://github.com/attacker/cargo-index", "https://github.com/rust-lang/crates.io-index"] {
-        let run = s.feed(s.command(&["--cargo-plugin"]), &cargo_request(index));
+        let run = s.feed(s.command(&["--cargo-plugin"]), cargo_request(index));
         assert_eq!(run.code, 0, "{run:#?}");
         let answer = run.stdout.lines().nth(1).unwrap_or_default();
         assert_eq!(answer, r#"{"Err":{"kind":"url-not-supported"}}"#, "{index}: {run:#?}");

@@ -250,16 +250,8 @@ fn a_host_no_profile_covers_gets_no_token_and_terraform_says_so() {
 /// stopped reading is ignored: what matters is how the helper ends).
 fn helper(s: &Sandbox, program: &Path, args: &[&str], input: &[u8]) -> Run {
     let mut cmd = s.tool_command(program);
-    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = std::io::Write::write_all(&mut stdin, &input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    s.check(out)
+    cmd.args(args);
+    s.feed(cmd, input)
 }
 
 #[test]

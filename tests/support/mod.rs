@@ -141,12 +141,17 @@ impl Sandbox {
         self.check(cmd.output().unwrap())
     }
 
-    /// Runs `cmd` with `input` on stdin and checks its stderr for secrets.
-    pub fn feed(&self, mut cmd: Command, input: &str) -> Run {
+    /// Runs `cmd` with `input` on stdin and checks its stderr for secrets. The input is written from a thread that
+    /// does not mind the program exiting before it has read it all (a helper that refuses an oversized request, or
+    /// reads nothing), as the tools that run helpers do not.
+    pub fn feed(&self, mut cmd: Command, input: impl AsRef<[u8]>) -> Run {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
-        self.check(child.wait_with_output().unwrap())
+        let (mut stdin, input) = (child.stdin.take().unwrap(), input.as_ref().to_vec());
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+        let out = self.check(child.wait_with_output().unwrap());
+        let _ = writer.join();
+        out
     }
 
     /// Runs tokenfob and checks its stderr for secrets.
