@@ -242,7 +242,9 @@ pub(crate) fn command_line(args: impl IntoIterator<Item = OsString>) -> Vec<OsSt
 /// A program's file name without what installers add to it: Windows' `.exe`, and the `_vX.Y.Z` version suffix that
 /// Terraform's plugin discovery also accepts (`terraform-credentials-tokenfob_v0.1.0`).
 fn base_name(file: &str) -> &str {
-    let file = file.strip_suffix(".exe").unwrap_or(file);
+    let exe =
+        file.len().checked_sub(4).filter(|&at| file.is_char_boundary(at) && file[at..].eq_ignore_ascii_case(".exe"));
+    let file = exe.map_or(file, |at| &file[..at]);
     match file.rfind("_v") {
         Some(at) if file[at + 2..].starts_with(|c: char| c.is_ascii_digit()) => &file[..at],
         _ => file,
@@ -393,6 +395,7 @@ mod tests {
     #[test]
     fn installers_suffixes_are_not_part_of_the_name() {
         assert_eq!(base_name("docker-credential-tokenfob.exe"), "docker-credential-tokenfob");
+        assert_eq!(base_name("tokenfob-credential-helper.EXE"), "tokenfob-credential-helper");
         assert_eq!(base_name("terraform-credentials-tokenfob_v0.1.0"), "terraform-credentials-tokenfob");
         assert_eq!(base_name("tokenfob-credential-helper"), "tokenfob-credential-helper");
         assert_eq!(base_name("tokenfob_vault"), "tokenfob_vault");

@@ -11,7 +11,7 @@ use crate::config::{self, CargoToken, CommandLine, Kind, RawConfig, RawProfile};
 use crate::environment::{self, Env};
 use crate::error::{Error, Result};
 use crate::fileid::ConfigStamp;
-use crate::net::http::NetOptions;
+use crate::net::http::{NetOptions, redacted};
 use crate::recipe::{Recipe, VarSpec};
 use crate::secret::SecretSource;
 
@@ -206,7 +206,9 @@ impl Config {
             return self.profiles.get(name).ok_or_else(|| self.unknown(format!("no profile named {name:?}")));
         }
         if let Some(url) = url {
-            return self.by_url(url).ok_or_else(|| self.unknown(format!("no profile's `match` covers {url}")));
+            // The URL is shown without its user info and query, which may hold a password.
+            let shown = reqwest::Url::parse(url).map_or_else(|_| "it (not a URL)".into(), |u| redacted(&u));
+            return self.by_url(url).ok_or_else(|| self.unknown(format!("no profile's `match` covers {shown}")));
         }
         let fallback = env.get(environment::PROFILE).or(self.default_profile.as_deref());
         if let Some(name) = fallback {

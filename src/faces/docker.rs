@@ -169,11 +169,15 @@ fn erase(app: &App, address: &str) -> Result<String, Failure> {
     Ok(String::new())
 }
 
-/// True for a `match` prefix `list` may offer: an http(s) URL of a whole host. The tools key what `list` gives by host
-/// (Docker's `ConvertToHostname` drops the path, and `docker build` sends it all to the daemon), so a path-scoped
-/// prefix (a git organisation's) would become a credential for the whole host, and another scheme is no registry.
-fn is_registry_root(prefix: &str) -> bool {
-    reqwest::Url::parse(prefix).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/")
+/// The key `list` may offer for a `match` prefix: an `https` URL of a whole host, without user info. The tools key
+/// what `list` gives by host, over https (Docker's `ConvertToHostname` drops scheme and path, and `docker build`
+/// sends it all to the daemon), so a path-scoped prefix (a git organisation's) would become a credential for the
+/// whole host, an `http://` one a credential for https on another port, and another scheme is no registry.
+fn registry_key(prefix: &str) -> Option<String> {
+    let mut url = reqwest::Url::parse(prefix).ok().filter(|u| u.scheme() == "https" && u.path() == "/")?;
+    url.set_username("").ok()?;
+    url.set_password(None).ok()?;
+    (url.query().is_none() && url.fragment().is_none()).then(|| url.to_string())
 }
 
 /// `list`: `{match prefix: user name}` for every profile whose cached token is fresh. A profile with nothing fresh
@@ -187,8 +191,8 @@ fn list(app: &App) -> Result<String> {
         if opened.broker.cached(profile, now)?.is_none() {
             continue;
         }
-        for prefix in profile.matches.iter().filter(|p| is_registry_root(p)) {
-            listed.entry(prefix.as_str()).or_insert(profile.registry_username.as_str());
+        for key in profile.matches.iter().filter_map(|p| registry_key(p)) {
+            listed.entry(key).or_insert(profile.registry_username.as_str());
         }
     }
     let json = serde_json::to_string(&listed).map_err(|e| Error::Other(format!("encoding the answer: {e}")))?;

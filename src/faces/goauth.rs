@@ -91,8 +91,8 @@ fn cached(app: &App, only: Option<&str>, out: &mut dyn Write) -> Result<()> {
 
 /// The profile's `match` prefixes that Go can use: `https://` ones, without query, fragment or user info (Go keys its
 /// credentials by scheme-less `host/path` and looks requests up by path, so anything else would never match), and
-/// only those whose `%` escapes Go's `url.ParseRequestURI` accepts: Go drops the whole answer over one it refuses,
-/// every other profile's credentials with it.
+/// only those Go's `url.ParseRequestURI` accepts (whole `%` escapes, a plain host): Go drops the whole answer over one
+/// it refuses, every other profile's credentials with it.
 fn prefixes(profile: &Profile) -> Vec<String> {
     let usable = |m: &String| {
         let mut url = reqwest::Url::parse(m).ok().filter(|u| u.scheme() == "https")?;
@@ -100,7 +100,9 @@ fn prefixes(profile: &Profile) -> Vec<String> {
         url.set_fragment(None);
         url.set_username("").ok()?;
         url.set_password(None).ok()?;
-        Some(url.to_string()).filter(|u| escapes_are_whole(u))
+        // Go's parser refuses a host with characters the URL standard keeps (`{`, `}`, a backquote).
+        let plain_host = url.host_str()?.chars().all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c));
+        Some(url.to_string()).filter(|u| plain_host && escapes_are_whole(u))
     };
     profile.matches.iter().filter_map(usable).collect()
 }

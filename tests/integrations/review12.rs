@@ -161,14 +161,20 @@ fn docker_list_offers_no_path_scoped_or_non_registry_prefix() {
     s.write_config(
         "[profiles.git]\nkind = \"command\"\ncommand = \"echo $T1\"\nmatch = [\"https://git.example.com/org/\"]\n\n\
          [profiles.cache]\nkind = \"command\"\ncommand = \"echo $T2\"\nmatch = [\"grpcs://cache.example.com/\"]\n\n\
-         [profiles.reg]\nkind = \"command\"\ncommand = \"echo $T2\"\nmatch = [\"https://reg.example.com/\"]\n",
+         [profiles.reg]\nkind = \"command\"\ncommand = \"echo $T2\"\n\
+         match = [\"https://reg.example.com/\", \"http://plain.example.com/\", \"https://u:pw@userinfo.example.com/\"]\n",
     );
     s.get(&["git"]);
     s.get(&["cache"]);
     s.get(&["reg"]);
     let listed: serde_json::Value = serde_json::from_str(s.run(&["docker-credential", "list"]).ok()).unwrap();
     let keys: Vec<&String> = listed.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["https://reg.example.com/"], "only a whole registry host is offered");
+    // Not `http://` (Docker would use it for https on 443), and never a prefix's user info.
+    assert_eq!(
+        keys,
+        ["https://reg.example.com/", "https://userinfo.example.com/"],
+        "only whole https hosts are offered"
+    );
 }
 
 /// A link under another `docker-credential-*` name (one helper per registry is the natural way to name them:
@@ -216,7 +222,7 @@ fn goauth_prints_only_prefixes_go_can_parse() {
     s.set_env("PKG_TOKEN", "go-token-5d6e");
     s.secret("go-token-5d6e");
     s.write_config(
-        "[profiles.odd]\nkind = \"command\"\ncommand = \"echo $PKG_TOKEN\"\nmatch = [\"https://odd.example.com/a%zz/\"]\n\n\
+        "[profiles.odd]\nkind = \"command\"\ncommand = \"echo $PKG_TOKEN\"\nmatch = [\"https://odd.example.com/a%zz/\", \"https://a{b.example.com/\"]\n\n\
          [profiles.fine]\nkind = \"command\"\ncommand = \"echo $PKG_TOKEN\"\nmatch = [\"https://fine.example.com/go/\"]\n",
     );
     s.get(&["odd"]);
@@ -228,6 +234,16 @@ fn goauth_prints_only_prefixes_go_can_parse() {
         let bad_escape = bytes.iter().enumerate().any(|(i, b)| {
             *b == b'%' && !(bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit())
         });
-        assert!(!bad_escape, "Go rejects the whole answer over {line:?}: {answer}");
+        assert!(!bad_escape && !line.contains('{'), "Go rejects the whole answer over {line:?}: {answer}");
     }
+}
+
+/// A URL's password never reaches stderr, also when no profile covers the URL.
+#[test]
+fn an_uncovered_urls_password_is_not_shown() {
+    let s = Sandbox::new();
+    s.secret("PWSECRET");
+    let run = s.run(&["get", "--url", "http://u:PWSECRET@nothere.example.com/x?key=PWSECRET"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("no profile's `match` covers http://nothere.example.com/x"), "{run:#?}");
 }
