@@ -28,10 +28,10 @@ use windows_sys::Win32::Security::Authorization::{
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, CreateWellKnownSid, DACL_SECURITY_INFORMATION, EqualSid, GetAce,
-    GetSecurityDescriptorDacl, GetTokenInformation, INHERIT_ONLY_ACE, OWNER_SECURITY_INFORMATION,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SECURITY_MAX_SID_SIZE,
-    TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER, TokenOwner, TokenUser, WELL_KNOWN_SID_TYPE, WinBuiltinAdministratorsSid,
-    WinCreatorOwnerRightsSid, WinLocalSystemSid,
+    GetSecurityDescriptorDacl, GetSecurityDescriptorOwner, GetTokenInformation, INHERIT_ONLY_ACE,
+    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES,
+    SECURITY_MAX_SID_SIZE, TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER, TokenOwner, TokenUser, WELL_KNOWN_SID_TYPE,
+    WinBuiltinAdministratorsSid, WinCreatorOwnerRightsSid, WinLocalSystemSid,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateDirectoryW, DELETE, FILE_APPEND_DATA, FILE_ATTRIBUTE_REPARSE_POINT, FILE_DELETE_CHILD,
@@ -265,11 +265,14 @@ pub(crate) fn check(path: &Path, meta: &Metadata, file: Option<&File>, dir: bool
     Ok(others.reader.is_some())
 }
 
-/// The protected, current-user-only security descriptor, inheritable by what is created inside when `dir`.
+/// The protected, current-user-only security descriptor, inheritable by what is created inside when `dir`, owned
+/// by the current user (not by Administrators, the default owner in an elevated process, so that a cache made
+/// elevated is still the user's when not).
 fn private_descriptor(dir: bool) -> std::io::Result<Local> {
     let me = Me::get()?;
     let inherit = if dir { "OICI" } else { "" };
-    let sddl = format!("D:P(A;{inherit};FA;;;{})", sid_text(me.user.ptr()));
+    let user = sid_text(me.user.ptr());
+    let sddl = format!("O:{user}D:P(A;{inherit};FA;;;{user})");
     let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
     let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
     // SAFETY: `wide` is NUL-terminated; the descriptor is freed by `Local`.
@@ -284,23 +287,18 @@ fn private_descriptor(dir: bool) -> std::io::Result<Local> {
     if ok == 0 { Err(std::io::Error::last_os_error()) } else { Ok(Local(sd)) }
 }
 
-/// Gives the open `handle` the private DACL (the handle needs WRITE_DAC).
+/// Gives the open `handle` the private DACL and makes the current user its owner (the handle needs WRITE_DAC and
+/// WRITE_OWNER; anyone may make their own account the owner of what they may re-permission).
 fn set_private(handle: HANDLE, dir: bool) -> std::io::Result<()> {
     let sd = private_descriptor(dir)?;
     let (mut present, mut defaulted, mut dacl): (i32, i32, *mut ACL) = (0, 0, std::ptr::null_mut());
-    // SAFETY: `sd` is a valid descriptor; the DACL pointer points into it and is used while it lives.
+    let mut owner: PSID = std::ptr::null_mut();
+    // SAFETY: `sd` is a valid descriptor; the DACL and owner pointers point into it and are used while it lives.
     let status = unsafe {
         GetSecurityDescriptorDacl(sd.0, &mut present, &mut dacl, &mut defaulted);
-        let what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
-        SetSecurityInfo(
-            handle,
-            SE_FILE_OBJECT,
-            what,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            dacl,
-            std::ptr::null(),
-        )
+        GetSecurityDescriptorOwner(sd.0, &mut owner, &mut defaulted);
+        let what = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
+        SetSecurityInfo(handle, SE_FILE_OBJECT, what, owner, std::ptr::null_mut(), dacl, std::ptr::null())
     };
     if status != 0 { Err(std::io::Error::from_raw_os_error(status as i32)) } else { Ok(()) }
 }
@@ -309,7 +307,7 @@ fn set_private(handle: HANDLE, dir: bool) -> std::io::Result<()> {
 /// tokens may have been read already, and only renewing them helps with that.
 pub(crate) fn make_private(path: &Path, _file: &File, dir: bool) -> std::io::Result<()> {
     let file = OpenOptions::new()
-        .access_mode(READ_CONTROL | WRITE_DAC)
+        .access_mode(READ_CONTROL | WRITE_DAC | WRITE_OWNER)
         .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
         .open(path)?;
     set_private(file.as_raw_handle(), dir)?;
@@ -361,7 +359,7 @@ pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .access_mode(GENERIC_WRITE | READ_CONTROL | WRITE_DAC)
+        .access_mode(GENERIC_WRITE | READ_CONTROL | WRITE_DAC | WRITE_OWNER)
         .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
         .open(path)?;
     set_private(file.as_raw_handle(), false)?;
