@@ -414,7 +414,8 @@ token = { env = "T" }
         // GoodData token that never expires is left on the server unrevoked. Change these only on purpose.
         let pinned = [
             ("acme", "session-55cfc5edb83bb12e"),
-            ("cmd", "420afe2eb5d35e50"),
+            // A command line's fingerprint includes the shell that runs it (`sh -c`; `cmd /D /S /C` on Windows).
+            ("cmd", if cfg!(windows) { "c6226ce706498946" } else { "420afe2eb5d35e50" }),
             ("gd", "gooddata-ff19af8d8a773bbf"),
             ("od", "onedata-ead69c2683e6d844"),
             ("oidc", "oauth2-7fbe3f0ee7761247"),

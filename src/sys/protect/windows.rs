@@ -400,3 +400,71 @@ pub(crate) fn create_dir_all(path: &Path) -> std::io::Result<()> {
 pub(crate) fn create_dir(path: &Path) -> std::io::Result<()> {
     create_private_dir(path, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_tokenfob_creates_passes_its_own_check_and_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("c");
+        create_dir_all(&cache).unwrap();
+        create_dir_all(&cache).unwrap();
+        assert!(create_dir(&cache).is_err(), "an existing directory must not be taken over");
+        let meta = std::fs::symlink_metadata(&cache).unwrap();
+        assert_eq!(check(&cache, &meta, None, true), Ok(false));
+        let entry = cache.join("p.json");
+        write_new(&entry, b"x").unwrap();
+        assert!(write_new(&entry, b"y").is_err(), "a temp file is created exclusively");
+        let meta = std::fs::symlink_metadata(&entry).unwrap();
+        assert_eq!(check(&entry, &meta, None, false), Ok(false));
+    }
+
+    /// Gives `path` the DACL in `sddl` (for tests that plant what another account could have made).
+    fn set_dacl(path: &Path, sddl: &str) {
+        let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
+        let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        let (mut present, mut defaulted, mut dacl): (i32, i32, *mut ACL) = (0, 0, std::ptr::null_mut());
+        let file = OpenOptions::new().access_mode(READ_CONTROL | WRITE_DAC).open(path).unwrap();
+        // SAFETY: test-only calls on a descriptor and a handle that live across them.
+        let status = unsafe {
+            assert_ne!(
+                ConvertStringSecurityDescriptorToSecurityDescriptorW(wide.as_ptr(), 1, &mut sd, std::ptr::null_mut()),
+                0
+            );
+            GetSecurityDescriptorDacl(sd, &mut present, &mut dacl, &mut defaulted);
+            let what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
+            let status = SetSecurityInfo(
+                file.as_raw_handle(),
+                SE_FILE_OBJECT,
+                what,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                dacl,
+                std::ptr::null(),
+            );
+            LocalFree(sd);
+            status
+        };
+        assert_eq!(status, 0);
+    }
+
+    #[test]
+    fn a_file_that_everyone_may_write_is_refused_and_one_they_may_read_is_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = dir.path().join("p.json");
+        std::fs::write(&entry, b"x").unwrap();
+        set_dacl(&entry, "D:P(A;;FA;;;WD)");
+        let meta = std::fs::symlink_metadata(&entry).unwrap();
+        let why = check(&entry, &meta, None, false).unwrap_err();
+        assert!(why.contains("others may write to it") && why.contains("S-1-1-0"), "{why}");
+        let me = sid_text(Me::get().unwrap().user.ptr());
+        set_dacl(&entry, &format!("D:P(A;;FA;;;{me})(A;;FR;;;WD)"));
+        assert_eq!(check(&entry, &meta, None, false), Ok(true));
+        make_private(&entry, &File::open(&entry).unwrap(), false).unwrap();
+        // On Windows this is Ok(false). Wine 8 keeps no DACL and maps the replaced one to mode bits that still let
+        // others read (docs/security.md), so only "not refused" holds on both.
+        assert!(check(&entry, &meta, None, false).is_ok());
+    }
+}
