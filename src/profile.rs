@@ -74,8 +74,9 @@ pub(crate) fn load(path: &Path) -> Result<Config> {
     let mut config = check(doc.raw, path)?;
     config.stamp = doc.stamp;
     if config.profiles.values().any(|p| p.literal_secret) && doc.readable_by_others {
+        let (others, fix) = (crate::sys::protect::OTHERS, crate::sys::protect::MAKE_PRIVATE);
         config.warnings.push(format!(
-            "{} holds a literal secret and is readable by group or others (chmod 600 it, or use {{ env = ... }})",
+            "{} holds a literal secret and is readable by {others} ({fix}, or use {{ env = ... }})",
             path.display()
         ));
     }

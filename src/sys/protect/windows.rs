@@ -52,6 +52,12 @@ const WRITE_RIGHTS: u32 = FILE_WRITE_DATA
 /// Rights that let someone read what a file holds (or list a directory).
 const READ_RIGHTS: u32 = FILE_READ_DATA | GENERIC_READ | GENERIC_ALL;
 
+/// Who "others" are, in messages.
+pub(crate) const OTHERS: &str = "other accounts";
+/// How a user makes a file readable by them alone, in messages.
+pub(crate) const MAKE_PRIVATE: &str = "remove the other accounts from its Security tab, or run `icacls FILE \
+                                       /inheritance:r /grant:r %USERNAME%:F`";
+
 /// Memory that Windows allocated for us (a security descriptor, a string), freed on drop.
 struct Local(*mut core::ffi::c_void);
 
@@ -191,12 +197,23 @@ fn inspect(handle: HANDLE, me: &Me) -> std::io::Result<(bool, Others)> {
     }
     let _free = Local(sd);
     let ours = !owner.is_null() && me.owns(owner);
-    let mut others = Others { writer: None, reader: None };
     if dacl.is_null() {
-        others.writer = Some("Everyone (it has no access list at all)".into());
-        return Ok((ours, others));
+        let everyone = Some("Everyone (it has no access list at all)".to_owned());
+        return Ok((ours, Others { writer: everyone.clone(), reader: everyone }));
     }
-    // SAFETY: a non-null DACL from GetSecurityInfo is a valid ACL inside `sd`.
+    // SAFETY: a non-null DACL from GetSecurityInfo is a valid ACL inside `sd`, which lives until we return.
+    Ok((ours, unsafe { scan(dacl, me) }))
+}
+
+/// What the entries of `dacl` allow others. Inherit-only entries do not apply to the object itself, and deny
+/// entries only take rights away, so both are skipped; an allow entry of a kind this code does not read (compound or
+/// object entries, which Windows uses for directory-service objects, not files) counts as letting someone write.
+///
+/// # Safety
+/// `dacl` must point to a valid ACL.
+unsafe fn scan(dacl: *const ACL, me: &Me) -> Others {
+    let mut others = Others { writer: None, reader: None };
+    // SAFETY: the caller's promise.
     let count = unsafe { (*dacl).AceCount };
     for i in 0..u32::from(count) {
         let mut ace: *mut core::ffi::c_void = std::ptr::null_mut();
@@ -206,25 +223,33 @@ fn inspect(handle: HANDLE, me: &Me) -> std::io::Result<(bool, Others)> {
         }
         // SAFETY: every ACE starts with an ACE_HEADER.
         let header = unsafe { &*ace.cast::<ACE_HEADER>() };
-        if u32::from(header.AceFlags) & INHERIT_ONLY_ACE != 0 || !matches!(header.AceType, 0 | 9) {
-            // Inherit-only entries do not apply to this object; deny entries only take rights away. Object ACEs
-            // (directory-service objects) do not occur on files.
-            continue;
-        }
-        // SAFETY: types 0 (allowed) and 9 (allowed callback) have the ACCESS_ALLOWED_ACE layout.
-        let allowed = unsafe { &*ace.cast::<ACCESS_ALLOWED_ACE>() };
-        let sid = std::ptr::addr_of!(allowed.SidStart) as PSID;
+        let (sid, mask) = match header.AceType {
+            _ if u32::from(header.AceFlags) & INHERIT_ONLY_ACE != 0 => continue,
+            // Allowed and allowed-callback entries have the ACCESS_ALLOWED_ACE layout.
+            0 | 9 => {
+                // SAFETY: as the comment above says.
+                let allowed = unsafe { &*ace.cast::<ACCESS_ALLOWED_ACE>() };
+                (std::ptr::addr_of!(allowed.SidStart) as PSID, allowed.Mask)
+            }
+            kind @ (4 | 5 | 11) => {
+                others
+                    .writer
+                    .get_or_insert_with(|| format!("an access entry of type {kind}, which tokenfob cannot read"));
+                continue;
+            }
+            _ => continue,
+        };
         if me.trusts(sid) {
             continue;
         }
-        if allowed.Mask & WRITE_RIGHTS != 0 && others.writer.is_none() {
+        if mask & WRITE_RIGHTS != 0 && others.writer.is_none() {
             others.writer = Some(sid_text(sid));
         }
-        if allowed.Mask & READ_RIGHTS != 0 && others.reader.is_none() {
+        if mask & READ_RIGHTS != 0 && others.reader.is_none() {
             others.reader = Some(sid_text(sid));
         }
     }
-    Ok((ours, others))
+    others
 }
 
 /// Opens `path` for reading its security, never following a reparse point.
