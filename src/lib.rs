@@ -20,6 +20,7 @@ mod faces;
 mod fileid;
 mod jwt;
 mod log;
+mod manual;
 mod net;
 mod presets;
 mod profile;
@@ -29,6 +30,7 @@ mod store;
 mod sys;
 mod template;
 mod token;
+mod wire;
 
 pub mod fuzzing;
 
@@ -118,5 +120,11 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         }
         Command::Exec { profile, var, command } => shell::exec(&app, &profile, &var, &command),
         Command::Demo => demo::run(&app.env, stdout),
+        Command::Wire { tool, profile, apply, force, url, registry, bin_dir } => {
+            let ask = wire::Ask { tool, apply, force, url: url.as_deref(), registry: registry.as_deref() };
+            wire::run(&app, profile.as_deref(), &ask, bin_dir.as_deref(), stdout)
+        }
+        Command::Completions { shell } => manual::completions(shell, stdout),
+        Command::Man => manual::man(stdout),
     }
 }
