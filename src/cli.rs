@@ -176,7 +176,10 @@ pub(crate) enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff: `tokenfob man | man -l -`).
-    Man,
+    Man {
+        /// A subcommand's own page (tokenfob-SUBCOMMAND(1)) instead of tokenfob(1).
+        subcommand: Option<String>,
+    },
 }
 
 /// The tools `wire` knows.

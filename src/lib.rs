@@ -125,6 +125,6 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
             wire::run(&app, profile.as_deref(), &ask, bin_dir.as_deref(), stdout)
         }
         Command::Completions { shell } => manual::completions(shell, stdout),
-        Command::Man => manual::man(stdout),
+        Command::Man { subcommand } => manual::man(subcommand.as_deref(), stdout),
     }
 }
