@@ -64,10 +64,9 @@ pub(crate) fn run(
         return write_out(out, &plan.snippet);
     }
     if plan.steps.is_empty() {
-        write_out(out, &plan.snippet)?;
+        let tool = tools::name(ask.tool);
         return Err(Error::Config(format!(
-            "wire {}: nothing to write, {} (run the lines above)",
-            tools::name(ask.tool),
+            "wire {tool} --apply: nothing to write, {} (`tokenfob wire {tool}` prints what to run)",
             plan.manual_reason
         )));
     }

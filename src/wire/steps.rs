@@ -116,6 +116,13 @@ impl Step {
             Step::Line { file, key, line } => Ok(match find_line(&read_text(file)?.unwrap_or_default(), key) {
                 None => State::Absent,
                 Some((_, old)) if old.trim() == line => State::Same,
+                Some((_, old)) if old.trim_end().ends_with('{') => {
+                    return Err(Error::Config(format!(
+                        "{}: `{}` opens a block over several lines, which tokenfob does not edit (replace it by hand with `{line}`)",
+                        file.display(),
+                        old.trim()
+                    )));
+                }
                 Some((_, old)) => State::Other(format!("now `{}`", old.trim())),
             }),
             Step::Cargo { file, registry, provider, .. } => cargo_state(file, registry, provider),
@@ -221,13 +228,6 @@ fn find_line<'a>(text: &'a str, key: &str) -> Option<(usize, &'a str)> {
 fn write_line(file: &Path, key: &str, line: &str) -> Result<()> {
     let mut text = read_text(file)?.unwrap_or_default();
     match find_line(&text, key) {
-        Some((_, old)) if old.trim_end().ends_with('{') => {
-            return Err(Error::Config(format!(
-                "{}: `{}` opens a block over several lines (edit it by hand)",
-                file.display(),
-                old.trim()
-            )));
-        }
         Some((at, old)) => text.replace_range(at..at + old.len(), line),
         None => {
             if !text.is_empty() && !text.ends_with('\n') {
