@@ -285,7 +285,8 @@ fn cargo_state(file: &Path, registry: &str, provider: &[String]) -> Result<State
     Ok(match entry {
         None => State::Absent,
         Some(toml::Value::Array(a)) if *a == wanted => State::Same,
-        Some(other) => State::Other(format!("now {}", serde_json::to_string(other).unwrap_or_default())),
+        // A provider's arguments may carry a secret, so the value is not shown.
+        Some(_) => State::Other(format!("another credential-provider; see {}", file.display())),
     })
 }
 
@@ -339,7 +340,8 @@ fn go_state(value: &str) -> Result<State> {
         // Go's default, which the wired value keeps.
         "" | "netrc" => State::Absent,
         _ if now == value => State::Same,
-        _ => State::Other(format!("now {now:?}")),
+        // A GOAUTH command line may carry a secret, so it is not shown.
+        _ => State::Other("another GOAUTH; see `go env GOAUTH`".into()),
     })
 }
 
