@@ -323,3 +323,46 @@ fn wire_terraform_bazel_and_pnpm_write_their_files_once() {
         s.run(&args).fails(2, "replace it by hand with `credentials_helper \"tokenfob\" {}`");
     }
 }
+
+#[test]
+fn wire_go_sets_the_goauth_that_go_mod_download_uses() {
+    use super::goauth::{MODULE, go_sandbox, match_od, proxy, refused_and_tokens};
+    let Some((go, s, tls)) = go_sandbox() else { return };
+    let (server, seen) = proxy(&s, &tls);
+    match_od(&s, &format!("https://127.0.0.1:{}/", server.port()));
+    let root = s.dir.path().join("go");
+    let goenv = root.join("env");
+    s.set_env("GOENV", goenv.to_str().unwrap());
+    s.set_env("GOTOOLCHAIN", "local");
+
+    let printed = s.run(&["wire", "go", "od"]).ok().to_owned();
+    assert!(printed.contains(&format!("go env -w GOAUTH='{EXE} goauth;netrc'")), "{printed}");
+    assert!(apply(&s, &["go", "od"]).starts_with("added: go env -w GOAUTH="));
+    assert!(std::fs::read_to_string(&goenv).unwrap().contains(&format!("GOAUTH={EXE} goauth;netrc")));
+
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("go.mod"), "module sandbox.test/app\n\ngo 1.21\n").unwrap();
+    let mut cmd = s.tool_command(&go);
+    cmd.args(["mod", "download", &format!("{MODULE}@v1.0.0")])
+        .current_dir(&work)
+        .env("GOPROXY", format!("https://127.0.0.1:{}", server.port()))
+        .env("GOFLAGS", "-mod=mod -modcacherw")
+        .env("GOSUMDB", "off")
+        .env("GOPATH", root.join("path"))
+        .env("GOCACHE", root.join("cache"))
+        .env("GOMODCACHE", root.join("modcache"))
+        .env("SSL_CERT_FILE", root.join("ca.pem"));
+    s.check(cmd.output().unwrap()).ok();
+    let token = s.entry("od")["token"].as_str().unwrap().to_owned();
+    let (_, tokens) = refused_and_tokens(&seen, 0);
+    assert!(!tokens.is_empty() && tokens.iter().all(|t| *t == token), "{:?}", seen.lock().unwrap());
+    assert!(apply(&s, &["go", "od"]).starts_with("already wired: "));
+
+    let mut off = s.tool_command(&go);
+    off.args(["env", "-w", "GOAUTH=off"]);
+    s.check(off.output().unwrap()).ok();
+    refused(&s, &["go", "od"], &goenv);
+    apply(&s, &["go", "od", "--force"]);
+    assert!(std::fs::read_to_string(&goenv).unwrap().contains(&format!("GOAUTH={EXE} goauth;netrc")));
+}
