@@ -6,6 +6,9 @@
 //! Never a silent overwrite: every entry is read first; one that is already tokenfob's is "already wired", another
 //! is a conflict (exit 7) unless `--force`, and with a conflict nothing at all is written.
 
+#[cfg_attr(unix, path = "platform/unix.rs")]
+#[cfg_attr(windows, path = "platform/windows.rs")]
+mod platform;
 mod steps;
 mod tools;
 

@@ -11,6 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::Place;
+use super::platform;
 use crate::error::{Error, Result};
 use crate::faces::write_out;
 
@@ -176,7 +177,7 @@ fn make_link(path: &Path, place: &Place, replace: bool) -> Result<()> {
         Some(parent) if parent == dir => PathBuf::from(place.program.file_name().unwrap_or_default()),
         _ => place.program.clone(),
     };
-    std::os::unix::fs::symlink(&target, path).map_err(|e| Error::io("making the link", path, e))
+    platform::link(&target, path).map_err(|e| Error::io("making the link", path, e))
 }
 
 /// The text of `path`, `None` when it does not exist (at most 1 MiB).
@@ -192,20 +193,15 @@ fn read_text(path: &Path) -> Result<Option<String>> {
 
 /// Replaces `path` (the file a symlink there names) with `text`, keeping its mode, or creating it with `mode`.
 fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating the directory", dir, e))?;
-    let mode = std::fs::metadata(&path).map_or(mode, |m| m.permissions().mode() & 0o7777);
+    let mode = std::fs::metadata(&path).map_or(mode, |m| platform::mode(&m));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = dir.join(format!(".{name}.tokenfob-{}", crate::sys::random_hex(6)?));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&temp)
+    let written = platform::create_new(&temp, mode)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode)))
+        .and_then(|()| platform::set_mode(&temp, mode))
         .and_then(|()| std::fs::rename(&temp, &path));
     written.map_err(|e| {
         let _ = std::fs::remove_file(&temp);
