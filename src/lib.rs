@@ -1,7 +1,8 @@
 //! tokenfob: prints an HTTP bearer token, cached while good, renewed on its own when not.
 //!
 //! One front door: [`main`] answers a cache hit through `faces::quick` (which asks `broker::peek`), else parses the
-//! command line with clap and hands it to a face. Below the faces, data flows downhill: `broker` (cache or renew),
+//! command line with clap and hands it to a face (or to `wire`, which writes tools' configuration, or `manual`,
+//! completions and man pages). Below the faces, data flows downhill: `broker` (cache or renew),
 //! `engine` (runs a login recipe), `net` (one HTTP request), `profile` (the checked configuration), `presets` (the
 //! seed kinds as recipes), `config` (the TOML file), `recipe` (the model the engine runs), `store` (the cache on
 //! disk), `sys` (the operating system), and the pure ground floor (`secret`, `token`, `duration`, `jwt`,
