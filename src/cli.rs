@@ -144,6 +144,69 @@ pub(crate) enum Command {
     },
     /// Run against built-in emulations of the three seed login systems and show what happens.
     Demo,
+    /// Print a tool's configuration for a profile; with --apply, write it where the tool reads it
+    ///
+    /// An entry that is already there and differs is never replaced without --force (exit 7).
+    Wire {
+        /// The tool to wire.
+        #[arg(value_enum)]
+        tool: WireTool,
+        /// The profile (default: $TOKENFOB_PROFILE, default_profile, or the only one).
+        profile: Option<String>,
+        /// Write the configuration (and the links the tool runs) instead of printing it.
+        #[arg(long)]
+        apply: bool,
+        /// Replace an entry that differs from tokenfob's.
+        #[arg(long, requires = "apply")]
+        force: bool,
+        /// The URL or host to wire (default: the profile's first http(s) `match` prefix).
+        #[arg(long, visible_alias = "host", value_name = "URL")]
+        url: Option<String>,
+        /// cargo's registry name (default: the profile's name).
+        #[arg(long, value_name = "NAME")]
+        registry: Option<String>,
+        /// Where the helper links go (default: the directory tokenfob is in).
+        #[arg(long, value_name = "DIR")]
+        bin_dir: Option<PathBuf>,
+    },
+    /// Print a shell completion script (e.g. `source <(tokenfob completions bash)`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff: `tokenfob man | man -l -`).
+    Man {
+        /// A subcommand's own page (tokenfob-SUBCOMMAND(1)) instead of tokenfob(1).
+        subcommand: Option<String>,
+    },
+}
+
+/// The tools `wire` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WireTool {
+    /// A kubeconfig user that runs `tokenfob kubectl PROFILE`.
+    Kubectl,
+    /// git's credential helper for the profile's host.
+    Git,
+    /// A curl command line (print only).
+    Curl,
+    /// HTTPie's auth plugin (print only).
+    Httpie,
+    /// A cargo registry's credential provider.
+    Cargo,
+    /// Terraform's credentials helper.
+    Terraform,
+    /// Bazel's credential helper.
+    Bazel,
+    /// Go's GOAUTH.
+    Go,
+    /// Docker's credHelpers entry.
+    Docker,
+    /// pnpm's tokenHelper.
+    Pnpm,
+    /// pip's keyring provider (print only).
+    Pip,
 }
 
 /// What git asks a credential helper.

@@ -1,7 +1,8 @@
 //! tokenfob: prints an HTTP bearer token, cached while good, renewed on its own when not.
 //!
 //! One front door: [`main`] answers a cache hit through `faces::quick` (which asks `broker::peek`), else parses the
-//! command line with clap and hands it to a face. Below the faces, data flows downhill: `broker` (cache or renew),
+//! command line with clap and hands it to a face (or to `wire`, which writes tools' configuration, or `manual`,
+//! completions and man pages). Below the faces, data flows downhill: `broker` (cache or renew),
 //! `engine` (runs a login recipe), `net` (one HTTP request), `profile` (the checked configuration), `presets` (the
 //! seed kinds as recipes), `config` (the TOML file), `recipe` (the model the engine runs), `store` (the cache on
 //! disk), `sys` (the operating system), and the pure ground floor (`secret`, `token`, `duration`, `jwt`,
@@ -20,6 +21,7 @@ mod faces;
 mod fileid;
 mod jwt;
 mod log;
+mod manual;
 mod net;
 mod presets;
 mod profile;
@@ -29,6 +31,7 @@ mod store;
 mod sys;
 mod template;
 mod token;
+mod wire;
 
 pub mod fuzzing;
 
@@ -118,5 +121,11 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         }
         Command::Exec { profile, var, command } => shell::exec(&app, &profile, &var, &command),
         Command::Demo => demo::run(&app.env, stdout),
+        Command::Wire { tool, profile, apply, force, url, registry, bin_dir } => {
+            let ask = wire::Ask { tool, apply, force, url: url.as_deref(), registry: registry.as_deref() };
+            wire::run(&app, profile.as_deref(), &ask, bin_dir.as_deref(), stdout)
+        }
+        Command::Completions { shell } => manual::completions(shell, stdout),
+        Command::Man { subcommand } => manual::man(subcommand.as_deref(), stdout),
     }
 }

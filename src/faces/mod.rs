@@ -78,7 +78,7 @@ impl App {
     }
 
     /// Loads the configuration, printing its warnings.
-    fn load(&self) -> Result<Config> {
+    pub(crate) fn load(&self) -> Result<Config> {
         let path = crate::store::paths::config_file(self.config_flag.as_deref(), &self.env)?;
         let config = profile::load(&path)?;
         for warning in &config.warnings {
@@ -148,7 +148,12 @@ impl App {
 /// Writes `text` to stdout and flushes; a failure is [`Error::Output`], which `main` reports once (a reader that
 /// went away, `| head`, is no error there).
 pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(Error::Output)
+    write_bytes(out, text.as_bytes())
+}
+
+/// [`write_out`] for bytes.
+pub(crate) fn write_bytes(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(Error::Output)
 }
 
 /// True when `host`, a `host[:port]` a tool named, is exactly what `url` (made from it) gives back: letters, digits

@@ -3,6 +3,7 @@
 mod cache;
 mod faces;
 mod failures;
+mod manual;
 mod recipes;
 mod secrets;
 mod seeds;

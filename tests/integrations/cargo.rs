@@ -18,13 +18,13 @@ const CRATE: &str = "fobdep";
 /// A sparse registry on 127.0.0.1 serving one crate: `config.json` (with `auth-required`), the index file of
 /// [`CRATE`] and its `.crate`, each only to a request whose `Authorization` is exactly `Bearer <token>` (or the bare
 /// token when `bare`) for a token the emulator issued. Every request is logged as "path authorization".
-struct Registry {
-    server: Server,
+pub(super) struct Registry {
+    pub(super) server: Server,
     log: Log,
 }
 
 impl Registry {
-    fn start(s: &Sandbox, package: Vec<u8>, bare: bool) -> Registry {
+    pub(super) fn start(s: &Sandbox, package: Vec<u8>, bare: bool) -> Registry {
         let cksum = hex(ring::digest::digest(&ring::digest::SHA256, &package).as_ref());
         let index = format!(
             r#"{{"name":"{CRATE}","vers":"0.1.0","deps":[],"cksum":"{cksum}","features":{{}},"yanked":false}}"#
@@ -65,7 +65,7 @@ impl Registry {
     }
 
     /// The `Authorization` values sent with the requests for the crate itself (index file and download).
-    fn crate_auth(&self) -> Vec<String> {
+    pub(super) fn crate_auth(&self) -> Vec<String> {
         let log = self.log.lock().unwrap();
         let of_crate = log.iter().filter(|l| l.starts_with("/index/fo/") || l.starts_with("/dl/"));
         of_crate.map(|l| l.split_once(' ').unwrap().1.to_owned()).collect()
@@ -79,7 +79,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Real cargo in the sandbox: its own CARGO_HOME (never the user's ~/.cargo), and rustup's home and toolchain
 /// passed through, since cargo on PATH is usually rustup's proxy and the sandbox moves HOME.
 #[allow(clippy::disallowed_methods)] // the test process's own environment
-fn cargo(s: &Sandbox, cargo: &Path, home: &Path, args: &[&str], dir: &Path) -> Command {
+pub(super) fn cargo(s: &Sandbox, cargo: &Path, home: &Path, args: &[&str], dir: &Path) -> Command {
     let mut cmd = s.tool_command(cargo);
     cmd.args(args).current_dir(dir).env("CARGO_HOME", home).env("CARGO_TERM_COLOR", "never");
     let rustup_home = std::env::var_os("RUSTUP_HOME")
@@ -93,7 +93,7 @@ fn cargo(s: &Sandbox, cargo: &Path, home: &Path, args: &[&str], dir: &Path) -> C
 }
 
 /// The `.crate` of [`CRATE`] 0.1.0, made by `cargo package`.
-fn package(s: &Sandbox, bin: &Path) -> Vec<u8> {
+pub(super) fn package(s: &Sandbox, bin: &Path) -> Vec<u8> {
     let dir = s.dir.path().join(CRATE);
     std::fs::create_dir_all(dir.join("src")).unwrap();
     let manifest = format!(
@@ -110,7 +110,7 @@ fn package(s: &Sandbox, bin: &Path) -> Vec<u8> {
 }
 
 /// A project that depends on [`CRATE`] from the registry `fob`.
-fn project(s: &Sandbox) -> PathBuf {
+pub(super) fn project(s: &Sandbox) -> PathBuf {
     let dir = s.dir.path().join("app");
     std::fs::create_dir_all(dir.join("src")).unwrap();
     let manifest = format!(
@@ -139,7 +139,7 @@ fn fetch(s: &Sandbox, bin: &Path, app: &Path, name: &str, config: &str) -> Run {
 }
 
 /// The seed configuration with `extra` lines added to profile `od`.
-fn od_with(s: &Sandbox, extra: &str) -> String {
+pub(super) fn od_with(s: &Sandbox, extra: &str) -> String {
     let od_url = format!("url = \"{}\"\n", s.emu.url());
     s.seed_config().replacen(&od_url, &format!("{od_url}{extra}"), 1)
 }

@@ -19,15 +19,15 @@ const NOT_FOUND: &str = "credentials not found in native keychain\n";
 /// What the realm was asked: `basic <Authorization header>`, `refresh_token <token>` (an identity token's grant),
 /// or `anonymous`; and whether it issued a registry token.
 #[derive(Debug, Clone, PartialEq)]
-struct Grant {
-    asked: String,
-    issued: bool,
+pub(super) struct Grant {
+    pub(super) asked: String,
+    pub(super) issued: bool,
 }
 
 /// The registry and what its realm saw.
-struct Registry {
-    server: Server,
-    grants: Arc<Mutex<Vec<Grant>>>,
+pub(super) struct Registry {
+    pub(super) server: Server,
+    pub(super) grants: Arc<Mutex<Vec<Grant>>>,
     manifest_digest: String,
 }
 
@@ -38,7 +38,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// A registry on 127.0.0.1 over HTTPS with `repo:tag`; its realm takes a tokenfob token the emulator issued, as
 /// the Basic password of `username` or as the refresh token of an OAuth2 grant.
-fn registry(tls: &Tls, state: Arc<Mutex<State>>, username: &'static str) -> Registry {
+pub(super) fn registry(tls: &Tls, state: Arc<Mutex<State>>, username: &'static str) -> Registry {
     let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#;
     let config_digest = sha256(config);
     let manifest = format!(
@@ -123,11 +123,11 @@ fn realm(
 /// The sandbox's side of the tools: a docker config dir and a containers auth file that send `127.0.0.1:PORT` and
 /// `localhost:PORT` to the helper `tokenfob`, a directory holding `docker-credential-tokenfob` (a link to the
 /// binary under test), and the test CA.
-struct Tools {
-    docker_config: PathBuf,
-    auth_file: PathBuf,
-    bin: PathBuf,
-    ca: PathBuf,
+pub(super) struct Tools {
+    pub(super) docker_config: PathBuf,
+    pub(super) auth_file: PathBuf,
+    pub(super) bin: PathBuf,
+    pub(super) ca: PathBuf,
 }
 
 fn tools(s: &Sandbox, port: u16, ca_pem: &str) -> Tools {
@@ -149,7 +149,7 @@ fn tools(s: &Sandbox, port: u16, ca_pem: &str) -> Tools {
 impl Tools {
     /// `program` in the sandbox's environment, with the helper's directory first on PATH, the test CA trusted (Go
     /// reads SSL_CERT_FILE), the docker config dir, and a daemon address where no daemon is.
-    fn command(&self, s: &Sandbox, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    pub(super) fn command(&self, s: &Sandbox, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = s.tool_command(program);
         let path = cmd.get_envs().find(|(k, _)| *k == "PATH").and_then(|(_, v)| v).unwrap_or_default().to_owned();
         let path = std::env::join_paths(std::iter::once(self.bin.clone()).chain(std::env::split_paths(&path)));
@@ -169,13 +169,13 @@ impl Tools {
 }
 
 /// `match` for the registry on the od profile (the emulator's ONE DATA), plus `extra` lines.
-fn od_matches_registry(s: &Sandbox, port: u16, extra: &str) {
+pub(super) fn od_matches_registry(s: &Sandbox, port: u16, extra: &str) {
     let od_url = format!("url = \"{}\"\n", s.emu.url());
     let lines = format!("{od_url}match = [\"https://127.0.0.1:{port}/\"]\n{extra}");
     s.write_config(&s.seed_config().replacen(&od_url, &lines, 1));
 }
 
-fn manifest_inspect(s: &Sandbox, t: &Tools, docker: &Path, host: &str) -> Run {
+pub(super) fn manifest_inspect(s: &Sandbox, t: &Tools, docker: &Path, host: &str) -> Run {
     let mut cmd = t.command(s, docker);
     cmd.args(["manifest", "inspect", &format!("{host}/repo:tag")]);
     s.check(cmd.output().unwrap())
@@ -187,11 +187,11 @@ fn skopeo_inspect(s: &Sandbox, t: &Tools, skopeo: &Path, host: &str) -> Run {
     s.check(cmd.output().unwrap())
 }
 
-fn basic(username: &str, token: &str) -> String {
+pub(super) fn basic(username: &str, token: &str) -> String {
     format!("basic Basic {}", base64_encode(format!("{username}:{token}").as_bytes()))
 }
 
-fn od_token(s: &Sandbox) -> String {
+pub(super) fn od_token(s: &Sandbox) -> String {
     s.entry("od")["token"].as_str().unwrap().to_owned()
 }
 

@@ -7,7 +7,7 @@ use crate::support::Sandbox;
 use crate::support::server::{Request, Response, Server, tool};
 
 /// A bare repository with one commit.
-fn repository(root: &Path) {
+pub(super) fn repository(root: &Path) {
     let work = root.join("work");
     let git = |dir: &Path, args: &[&str]| {
         let out = Command::new("git")
@@ -28,7 +28,7 @@ fn repository(root: &Path) {
 }
 
 /// Runs `git http-backend` as a CGI program for one request.
-fn http_backend(root: &Path, req: &Request) -> Response {
+pub(super) fn http_backend(root: &Path, req: &Request) -> Response {
     let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
     let mut child = Command::new("git")
         .arg("http-backend")

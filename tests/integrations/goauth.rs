@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::support::server::{Response, Server, Tls, tool};
 use crate::support::{Run, Sandbox, files_containing};
 
-const MODULE: &str = "tokenfob.test/hello";
+pub(super) const MODULE: &str = "tokenfob.test/hello";
 const GO_MOD: &str = "module tokenfob.test/hello\n\ngo 1.21\n";
 const HELLO_GO: &str = "package hello\n\n// Hello greets.\nfunc Hello() string { return \"hello through tokenfob\" }\n";
 
@@ -51,10 +51,10 @@ fn zip(files: &[(String, &[u8])]) -> Vec<u8> {
 }
 
 /// What the proxy saw: the path, the bearer token sent (if any), and the status it answered.
-type Seen = Arc<Mutex<Vec<(String, Option<String>, u16)>>>;
+pub(super) type Seen = Arc<Mutex<Vec<(String, Option<String>, u16)>>>;
 
 /// A GOPROXY for one module version, over HTTPS, that answers only requests with a token the emulator issued.
-fn proxy(s: &Sandbox, tls: &Tls) -> (Server, Seen) {
+pub(super) fn proxy(s: &Sandbox, tls: &Tls) -> (Server, Seen) {
     let seen: Seen = Arc::default();
     let (state, log) = (s.emu.shared(), Arc::clone(&seen));
     let zipped = zip(&[
@@ -112,7 +112,7 @@ fn download(s: &Sandbox, go: &Path, port: u16, run: &str) -> Run {
     s.check(cmd.output().unwrap())
 }
 
-fn go_sandbox() -> Option<(std::path::PathBuf, Sandbox, Tls)> {
+pub(super) fn go_sandbox() -> Option<(std::path::PathBuf, Sandbox, Tls)> {
     let go = tool("go")?;
     let s = Sandbox::new();
     let tls = Tls::new();
@@ -122,13 +122,13 @@ fn go_sandbox() -> Option<(std::path::PathBuf, Sandbox, Tls)> {
 }
 
 /// The seed configuration with `od` matching `prefix`.
-fn match_od(s: &Sandbox, prefix: &str) {
+pub(super) fn match_od(s: &Sandbox, prefix: &str) {
     let od_url = format!("url = \"{}\"\n", s.emu.url());
     s.write_config(&s.seed_config().replacen(&od_url, &format!("{od_url}match = [\"{prefix}\"]\n"), 1));
 }
 
 /// The requests of one run: how many were refused, and the tokens the accepted ones carried.
-fn refused_and_tokens(seen: &Seen, from: usize) -> (usize, Vec<String>) {
+pub(super) fn refused_and_tokens(seen: &Seen, from: usize) -> (usize, Vec<String>) {
     let seen = seen.lock().unwrap();
     let refused = seen[from..].iter().filter(|(_, _, status)| *status == 401).count();
     let tokens =

@@ -13,3 +13,4 @@ mod pnpm;
 mod python;
 mod review12;
 mod terraform;
+mod wire;
