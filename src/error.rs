@@ -59,6 +59,9 @@ pub(crate) enum Error {
     /// Writing the answer to stdout failed (a reader that went away is not reported: see `main`).
     #[error("writing to stdout: {0}")]
     Output(#[source] std::io::Error),
+    /// `tokenfob check` found problems: its findings are on stdout, this summary on stderr, `code` its exit code.
+    #[error("{summary}")]
+    Findings { code: u8, summary: String },
     /// Anything else: a child command that failed, a failure without a typed cause.
     #[error("{0}")]
     Other(String),
@@ -74,6 +77,7 @@ impl Error {
             Error::Server { .. } | Error::Network { .. } => 4,
             Error::InteractionRequired { .. } => 5,
             Error::LockTimeout { .. } => 6,
+            Error::Findings { code, .. } => *code,
             Error::Io { .. } | Error::System { .. } | Error::Input(_) | Error::Output(_) | Error::Other(_) => 1,
         }
     }
@@ -90,6 +94,7 @@ impl Error {
             Error::Network { .. } => "network",
             Error::InteractionRequired { .. } => "interaction_required",
             Error::LockTimeout { .. } => "lock_timeout",
+            Error::Findings { .. } => "config",
             Error::Io { .. } | Error::System { .. } | Error::Input(_) | Error::Output(_) | Error::Other(_) => {
                 "internal"
             }

@@ -118,5 +118,7 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         }
         Command::Exec { profile, var, command } => shell::exec(&app, &profile, &var, &command),
         Command::Demo => demo::run(&app.env, stdout),
+        Command::Setup(args) => faces::setup::run(&app, *args, stdout),
+        Command::Check { profile, offline } => faces::check::run(&app, profile.as_deref(), offline, stdout),
     }
 }
