@@ -300,7 +300,8 @@ impl Args for SecretFlags {
                 for (extra, value_name) in form.extra {
                     let extra_name = leak(flag_name(key, &format!("{}-{extra}", form.key)));
                     let help = format!("With --{name}: its `{extra}`");
-                    cmd = cmd.arg(Arg::new(extra_name).long(extra_name).value_name(*value_name).requires(name).help(help));
+                    cmd = cmd
+                        .arg(Arg::new(extra_name).long(extra_name).value_name(*value_name).requires(name).help(help));
                 }
             }
             let stdin = leak(flag_name(key, "stdin"));

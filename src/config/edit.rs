@@ -60,9 +60,28 @@ fn flat(e: &toml_edit::TomlError) -> String {
     e.to_string().trim().replace('\n', " ")
 }
 
-/// `text` with `profile` added (or, with `replace`, put in place of the profile of that name, keeping the comment
-/// above it and its place in the file); everything else stays byte for byte.
+/// `text` with `profile` added at its end (or, with `replace`, put in place of the profile of that name, keeping the
+/// comment above it and its place in the file); everything else stays byte for byte.
 pub(crate) fn with_profile(text: &str, profile: &NewProfile, replace: bool) -> Result<Zeroizing<String>, EditError> {
+    let edited = edited(text, profile, replace)?;
+    if replace || text.trim().is_empty() {
+        return Ok(edited);
+    }
+    // A new profile goes after everything, the file's last comments included, so the old text is a prefix of the
+    // new one; toml_edit would put it before a trailing comment. Where that would not be TOML (`profiles` written
+    // as one inline table), toml_edit's placement stands.
+    let alone = edited_alone(profile)?;
+    let separator = if text.ends_with('\n') { "\n" } else { "\n\n" };
+    let appended = Zeroizing::new(format!("{text}{separator}{}", alone.as_str()));
+    Ok(if appended.parse::<DocumentMut>().is_ok() { appended } else { edited })
+}
+
+/// The profile as a file of its own.
+fn edited_alone(profile: &NewProfile) -> Result<Zeroizing<String>, EditError> {
+    edited("", profile, false)
+}
+
+fn edited(text: &str, profile: &NewProfile, replace: bool) -> Result<Zeroizing<String>, EditError> {
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e)))?;
     let fresh = doc.as_table().is_empty();
     let profiles = doc.entry("profiles").or_insert_with(|| {
@@ -201,7 +220,10 @@ mod tests {
 
     #[test]
     fn replaces_only_when_asked_and_in_place() {
-        let text = format!("[profiles.od2]  # mine\nkind = \"static\"\ntoken = \"x\"\n[profiles.od2.reply]\n\n{}", "[profiles.z]\nkind = \"static\"\n");
+        let text = format!(
+            "[profiles.od2]  # mine\nkind = \"static\"\ntoken = \"x\"\n[profiles.od2.reply]\n\n{}",
+            "[profiles.z]\nkind = \"static\"\n"
+        );
         assert!(matches!(with_profile(&text, &od(), false), Err(EditError::Exists)));
         let out = with_profile(&text, &od(), true).unwrap();
         assert!(out.starts_with("[profiles.od2]  # mine\nkind = \"onedata\"\n"), "{}", out.as_str());

@@ -33,9 +33,8 @@ pub(crate) fn unknown_keys(text: &str) -> Result<Vec<Unknown>, String> {
     let Some(profiles) = root.get("profiles").and_then(Item::as_table_like) else { return Ok(walk.found) };
     for (name, profile) in profiles.iter() {
         let Some(profile) = profile.as_table_like() else { continue };
-        let at = |more: &[&str]| -> Vec<String> {
-            ["profiles", name].iter().chain(more).map(|k| (*k).to_owned()).collect()
-        };
+        let at =
+            |more: &[&str]| -> Vec<String> { ["profiles", name].iter().chain(more).map(|k| (*k).to_owned()).collect() };
         walk.table(profile, &at(&[]), fields_of::<RawProfile>());
         for call in ["login", "refresh", "logout"] {
             if let Some(t) = profile.get(call).and_then(Item::as_table_like) {
@@ -152,8 +151,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

@@ -33,7 +33,9 @@ impl Tty {
                 0 if line.is_empty() => return Ok(None),
                 0 => break,
                 _ if byte[0] == b'\n' => break,
-                _ if line.len() >= 64 * 1024 => return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long")),
+                _ if line.len() >= 64 * 1024 => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+                }
                 _ => line.push(byte[0]),
             }
         }

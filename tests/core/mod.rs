@@ -1,8 +1,10 @@
 //! Issue #2: the core against emulations of the three seed login systems.
 
 mod cache;
+mod check;
 mod faces;
 mod failures;
 mod recipes;
 mod secrets;
 mod seeds;
+mod setup;

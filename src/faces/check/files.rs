@@ -106,7 +106,10 @@ fn permissions(path: &Path, meta: &std::fs::Metadata, what: &str, report: &mut R
     if mode & 0o022 != 0 && !sticky {
         report.add(Level::Error, format!("{what} {shown} is writable by group or others (mode {mode:04o}): they could send your tokens elsewhere or run commands as you ({fix} {shown})"));
     } else if meta.is_file() && mode & 0o044 != 0 {
-        report.add(Level::Warning, format!("{what} {shown} is readable by group or others (mode {mode:04o}; {fix} {shown})"));
+        report.add(
+            Level::Warning,
+            format!("{what} {shown} is readable by group or others (mode {mode:04o}; {fix} {shown})"),
+        );
     } else {
         report.add(Level::Ok, format!("{what} {shown} (mode {mode:04o})"));
     }
@@ -120,7 +123,9 @@ pub(super) fn cache(dir: &Path, report: &mut Report) {
     let shown = dir.display();
     let meta = match std::fs::symlink_metadata(dir) {
         Ok(meta) => meta,
-        Err(_) => return report.add(Level::Ok, format!("cache directory {shown} does not exist yet (made 0700 when needed)")),
+        Err(_) => {
+            return report.add(Level::Ok, format!("cache directory {shown} does not exist yet (made 0700 when needed)"));
+        }
     };
     let mode = meta.mode() & 0o7777;
     // SAFETY: geteuid has no preconditions.
@@ -134,16 +139,24 @@ pub(super) fn cache(dir: &Path, report: &mut Report) {
     } else if mode & 0o022 != 0 {
         (Level::Error, format!("is writable by group or others (mode {mode:04o}; chmod 700 {shown})"))
     } else if mode & 0o044 != 0 {
-        (Level::Warning, format!("is readable by group or others (mode {mode:04o}): tokenfob makes it 0700 on next use, but tokens in it may have leaked"))
+        (
+            Level::Warning,
+            format!(
+                "is readable by group or others (mode {mode:04o}): tokenfob makes it 0700 on next use, but tokens in it may have leaked"
+            ),
+        )
     } else {
         (Level::Ok, format!("(mode {mode:04o})"))
     };
     report.add(level, format!("cache directory {shown} {why}"));
-    let loose = std::fs::read_dir(dir).into_iter().flatten().flatten().filter(|e| {
-        e.metadata().is_ok_and(|m| m.is_file() && m.mode() & 0o077 != 0)
-    });
+    let loose = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.metadata().is_ok_and(|m| m.is_file() && m.mode() & 0o077 != 0));
     for entry in loose {
-        report.add(Level::Warning, format!("cache file {} is readable by others (chmod 600 it)", entry.path().display()));
+        report
+            .add(Level::Warning, format!("cache file {} is readable by others (chmod 600 it)", entry.path().display()));
     }
 }
 
@@ -163,8 +176,7 @@ pub(super) fn source(source: &SecretSource, env: &Env) -> (Level, String) {
 
 fn secret_file(file: &str) -> (Level, String) {
     use std::os::unix::fs::OpenOptionsExt;
-    let opened =
-        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(file);
+    let opened = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(file);
     let meta = match opened.and_then(|f| f.metadata()) {
         Ok(meta) => meta,
         Err(e) => return (Level::Error, format!("file {file} cannot be read: {e}")),
@@ -173,7 +185,13 @@ fn secret_file(file: &str) -> (Level, String) {
         return (Level::Error, format!("file {file}: {}", crate::sys::fs::not_regular(&meta)));
     }
     if meta.mode() & 0o077 != 0 {
-        return (Level::Warning, format!("file {file} is readable (mode {:04o}), but others can read it too (chmod 600 {file})", meta.mode() & 0o7777));
+        return (
+            Level::Warning,
+            format!(
+                "file {file} is readable (mode {:04o}), but others can read it too (chmod 600 {file})",
+                meta.mode() & 0o7777
+            ),
+        );
     }
     (Level::Ok, format!("file {file} is readable"))
 }

@@ -70,7 +70,11 @@ impl Report {
 pub(crate) fn run(app: &App, only: Option<&str>, offline: bool, out: &mut dyn Write) -> Result<()> {
     let mut report = Report::default();
     let path = crate::store::paths::config_file(app.config_flag.as_deref(), &app.env)?;
-    let profiles = files::config(&path, only, &mut report);
+    let mut profiles = files::config(&path, only, &mut report);
+    // By name, as `--url` breaks ties.
+    if let Some(list) = &mut profiles {
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     if let Ok(dir) = crate::store::paths::cache_dir(&app.env) {
         files::cache(&dir, &mut report);
     }
@@ -93,21 +97,16 @@ pub(crate) fn run(app: &App, only: Option<&str>, offline: bool, out: &mut dyn Wr
 
 /// Turns the worst finding into the run's result: errors and warnings are counted on stderr with the exit code.
 fn verdict(report: &Report) -> Result<()> {
-    let (errors, unreachable, warnings) = (
-        report.count(&[Level::Error]),
-        report.count(&[Level::Unreachable]),
-        report.count(&[Level::Warning]),
-    );
+    let (errors, unreachable, warnings) =
+        (report.count(&[Level::Error]), report.count(&[Level::Unreachable]), report.count(&[Level::Warning]));
     let code = match report.worst() {
         Level::Ok | Level::Note => return Ok(()),
         Level::Warning => 1,
         Level::Unreachable => 4,
         Level::Error => 2,
     };
-    let summary = format!(
-        "check found {} error(s), {} unreachable server(s) and {} warning(s)",
-        errors, unreachable, warnings
-    );
+    let summary =
+        format!("check found {} error(s), {} unreachable server(s) and {} warning(s)", errors, unreachable, warnings);
     Err(Error::Findings { code, summary })
 }
 

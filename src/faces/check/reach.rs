@@ -28,7 +28,9 @@ pub(super) fn profile(profile: &Profile, env: &Env, report: &mut Report) {
         match reachable_part(t, &recipe.vars) {
             Some(url) if !urls.contains(&url) => urls.push(url),
             Some(_) => {}
-            None => report.add(Level::Note, format!("{}: {t} needs values only a login has; not reached", profile.name)),
+            None => {
+                report.add(Level::Note, format!("{}: {t} needs values only a login has; not reached", profile.name))
+            }
         }
     }
     let mut http = Http::new(&profile.net, env);

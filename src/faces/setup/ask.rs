@@ -31,7 +31,13 @@ impl Asker {
     }
 
     /// A required value: `given`, else asked (an empty answer takes `default`), else an error naming `--flag`.
-    pub(super) fn text(&mut self, given: Option<String>, flag: &str, question: &str, default: Option<&str>) -> Result<String> {
+    pub(super) fn text(
+        &mut self,
+        given: Option<String>,
+        flag: &str,
+        question: &str,
+        default: Option<&str>,
+    ) -> Result<String> {
         if let Some(value) = given {
             return Ok(value);
         }

@@ -44,8 +44,13 @@ pub(super) fn fetch(issuer: &str, env: &Env) -> Result<Metadata> {
     let mut last = None;
     for url in [format!("{trimmed}/.well-known/openid-configuration"), rfc8414] {
         let url = Url::parse(&url).map_err(|e| Error::Config(format!("issuer {issuer:?}: {e}")))?;
-        let request =
-            Outgoing { method: reqwest::Method::GET, url: url.clone(), headers: Vec::new(), body: None, carries_secret: false };
+        let request = Outgoing {
+            method: reqwest::Method::GET,
+            url: url.clone(),
+            headers: Vec::new(),
+            body: None,
+            carries_secret: false,
+        };
         let (answer, _) = http.send(request, "fetching the issuer's metadata")?;
         if answer.status == 404 {
             last = Some(redacted(&url));
@@ -72,7 +77,13 @@ fn server(url: &Url, why: String) -> Error {
 pub(super) fn parse(json: &Value, issuer: &str) -> std::result::Result<Metadata, String> {
     let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
     let list = |key: &str| -> Vec<String> {
-        json.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+        json.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
     };
     match text("issuer") {
         Some(said) if said.trim_end_matches('/') == issuer => {}

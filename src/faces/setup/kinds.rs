@@ -66,7 +66,9 @@ fn user_and_password(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) ->
 }
 
 fn lifetime(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()> {
-    if let Some(life) = s.ask.optional(s.args.lifetime.take(), "Token lifetime when the answer does not say (1h, never)")? {
+    if let Some(life) =
+        s.ask.optional(s.args.lifetime.take(), "Token lifetime when the answer does not say (1h, never)")?
+    {
         if life != "never" {
             crate::duration::parse(&life).map_err(|e| Error::Config(format!("--lifetime {life:?}: {e}")))?;
         }
@@ -77,13 +79,15 @@ fn lifetime(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<(
 
 /// A JSON login: the user name and password posted as `{"username","password"}`, the token read by pointer or header.
 fn http(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()> {
-    let url = s.ask.text(s.args.login_url.take(), "login-url", "Login URL (POSTed {\"username\",\"password\"})", None)?;
+    let url =
+        s.ask.text(s.args.login_url.take(), "login-url", "Login URL (POSTed {\"username\",\"password\"})", None)?;
     user_and_password(s, out)?;
     lifetime(s, out)?;
     let reply = match (s.args.token_pointer.take(), s.args.token_header.take()) {
         (_, Some(header)) => ("token_header", Field::List(vec![header])),
         (pointer, None) => {
-            let pointer = s.ask.text(pointer, "token-pointer", "JSON pointer to the token in the answer", Some("/token"))?;
+            let pointer =
+                s.ask.text(pointer, "token-pointer", "JSON pointer to the token in the answer", Some("/token"))?;
             ("token_pointer", text(pointer))
         }
     };
@@ -104,22 +108,26 @@ const GRANTS: &[(SetupGrant, &str, &str)] = &[
 fn oauth2(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()> {
     let issuer = s.ask.text(s.args.issuer.take(), "issuer", "Issuer URL (https://...)", None)?;
     let meta = discover::fetch(&issuer, &s.app.env)?;
-    s.tell(&format!("issuer {issuer} answers with its metadata:\n{}", meta.describe()))?;
+    s.note(&format!("issuer {issuer} answers with its metadata:\n{}", meta.describe()));
     let device = meta.offers("urn:ietf:params:oauth:grant-type:device_code");
     let default = if device { 0 } else { 1 };
     let given = s.args.grant.take().map(|g| GRANTS.iter().position(|(x, ..)| *x == g).unwrap_or(0));
     let options: Vec<(&str, &str)> = GRANTS.iter().map(|(_, n, a)| (*n, *a)).collect();
     let grant = s.ask.choose(given, "grant", "How does tokenfob log in?", &options, default)?;
     let (which, grant_name, _) = GRANTS[grant];
-    let wire = if which == SetupGrant::DeviceCode { "urn:ietf:params:oauth:grant-type:device_code" } else { grant_name };
+    let wire =
+        if which == SetupGrant::DeviceCode { "urn:ietf:params:oauth:grant-type:device_code" } else { grant_name };
     if !meta.offers(wire) {
-        crate::log::warn(format_args!("the issuer's metadata does not offer the {grant_name} grant; the login may fail"));
+        crate::log::warn(format_args!(
+            "the issuer's metadata does not offer the {grant_name} grant; the login may fail"
+        ));
     }
     out.push(("issuer", text(issuer)));
     out.push(("grant", text(grant_name.into())));
     out.push(("client_id", text(s.ask.text(s.args.client_id.take(), "client-id", "Client id", None)?)));
     let machine = which == SetupGrant::ClientCredentials;
-    let has_secret = machine || s.has_secret("client_secret") || s.ask.confirm("Does the client have a secret?", false)?;
+    let has_secret =
+        machine || s.has_secret("client_secret") || s.ask.confirm("Does the client have a secret?", false)?;
     if has_secret {
         out.extend(s.secret("client_secret", true)?);
     }

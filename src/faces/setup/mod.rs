@@ -38,16 +38,15 @@ pub(crate) fn run(app: &App, args: SetupArgs, out: &mut dyn Write) -> Result<()>
     let path = crate::store::paths::config_file(app.config_flag.as_deref(), &app.env)?;
     let (text, target) = edit::read(&path)?;
     let mut s = Setup { app, args, ask, name: String::new(), out, literal: false };
-    s.tell(&format!("Setting up a tokenfob profile in {}\n", path.display()))?;
+    s.ask.say(&format!("Setting up a tokenfob profile in {}\n", path.display()));
     let kind = s.kind()?;
     s.name = s.profile_name(kind)?;
     let replace = s.may_replace(&text, &path)?;
     let profile = NewProfile { name: s.name.clone(), fields: kinds::fields(kind, &mut s)? };
     let new_text = edit::with_profile(&text, &profile, replace).map_err(|e| edit_error(e, &path))?;
     // What `get` will read, checked before a byte is written: a setup never leaves a configuration that fails.
-    crate::profile::parse(&new_text, &path).map_err(|e| {
-        Error::Config(format!("the profile does not check, so nothing was written: {e}"))
-    })?;
+    crate::profile::parse(&new_text, &path)
+        .map_err(|e| Error::Config(format!("the profile does not check, so nothing was written: {e}")))?;
     edit::write(&target, &new_text)?;
     let verb = if replace { "replaced" } else { "wrote" };
     s.tell(&format!("{verb} profile {} in {}\n", s.name, path.display()))?;
@@ -72,9 +71,18 @@ pub(crate) fn run(app: &App, args: SetupArgs, out: &mut dyn Write) -> Result<()>
 }
 
 impl Setup<'_> {
-    /// Tells the person (or the script's log) what happens, on stdout.
+    /// Tells what happened, on stdout (once the profile is written: a failure prints nothing there).
     fn tell(&mut self, text: &str) -> Result<()> {
         write_out(self.out, text)
+    }
+
+    /// Tells what was found on the way: on the terminal, else on stderr.
+    fn note(&mut self, text: &str) {
+        if self.ask.interactive() {
+            self.ask.say(text);
+        } else {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
     }
 
     fn kind(&mut self) -> Result<crate::cli::SetupKind> {
@@ -179,13 +187,13 @@ impl Setup<'_> {
                 continue;
             };
             let default = self.source_default(key, form.key);
-            let value = self.ask.text(None, "", &format!("  {} ({})", form.value_name, form.about), default.as_deref())?;
+            let value = self.ask.text(None, "", &format!("  {} {}", form.key, form.value_name), default.as_deref())?;
             if form.key == "env" && self.app.env.get(&value).is_none() {
                 self.ask.say(&format!("  ({value} is not set here: set it before the login below, or it will fail)\n"));
             }
             let mut values = vec![(form.key, value)];
             for (extra, value_name) in form.extra {
-                values.push((*extra, self.ask.text(None, "", &format!("  {value_name}"), None)?));
+                values.push((*extra, self.ask.text(None, "", &format!("  {extra} {value_name}"), None)?));
             }
             return Ok(Field::Source(values));
         }
@@ -208,9 +216,12 @@ impl Setup<'_> {
 
 fn edit_error(e: EditError, path: &std::path::Path) -> Error {
     match e {
-        EditError::Exists => Error::Config(format!("{}: the profile exists (pass --force to replace it)", path.display())),
-        EditError::Invalid(why) => {
-            Error::Config(format!("{}: {why} (fix the file first; `tokenfob check` shows what is wrong)", path.display()))
+        EditError::Exists => {
+            Error::Config(format!("{}: the profile exists (pass --force to replace it)", path.display()))
         }
+        EditError::Invalid(why) => Error::Config(format!(
+            "{}: {why} (fix the file first; `tokenfob check` shows what is wrong)",
+            path.display()
+        )),
     }
 }
