@@ -8,7 +8,8 @@ use tokenfob_emulator::server::Response;
 /// One ONE DATA profile against the emulator: nothing to find.
 fn clean(sb: &Sandbox) -> String {
     format!(
-        "[profiles.od]\nkind = \"onedata\"\nurl = \"{}\"\nusername = \"bot@example.com\"\npassword = {{ env = \"OD_PASSWORD\" }}\n",
+        "[profiles.od]\nkind = \"onedata\"\nurl = \"{}\"\nusername = \"bot@example.com\"\n\
+         password = {{ env = \"OD_PASSWORD\" }}\n",
         sb.emu.url()
     )
 }

@@ -104,7 +104,13 @@ fn permissions(path: &Path, meta: &std::fs::Metadata, what: &str, report: &mut R
     let fix = if meta.is_dir() { "chmod 700" } else { "chmod 600" };
     let sticky = meta.is_dir() && mode & 0o1000 != 0;
     if mode & 0o022 != 0 && !sticky {
-        report.add(Level::Error, format!("{what} {shown} is writable by group or others (mode {mode:04o}): they could send your tokens elsewhere or run commands as you ({fix} {shown})"));
+        report.add(
+            Level::Error,
+            format!(
+                "{what} {shown} is writable by group or others (mode {mode:04o}): they could send your tokens \
+                 elsewhere or run commands as you ({fix} {shown})"
+            ),
+        );
     } else if meta.is_file() && mode & 0o044 != 0 {
         report.add(
             Level::Warning,
@@ -124,7 +130,8 @@ pub(super) fn cache(dir: &Path, report: &mut Report) {
     let meta = match std::fs::symlink_metadata(dir) {
         Ok(meta) => meta,
         Err(_) => {
-            return report.add(Level::Ok, format!("cache directory {shown} does not exist yet (made 0700 when needed)"));
+            return report
+                .add(Level::Ok, format!("cache directory {shown} does not exist yet (made 0700 when needed)"));
         }
     };
     let mode = meta.mode() & 0o7777;
@@ -142,7 +149,8 @@ pub(super) fn cache(dir: &Path, report: &mut Report) {
         (
             Level::Warning,
             format!(
-                "is readable by group or others (mode {mode:04o}): tokenfob makes it 0700 on next use, but tokens in it may have leaked"
+                "is readable by group or others (mode {mode:04o}): tokenfob makes it 0700 on next use, but tokens in \
+                 it may have leaked"
             ),
         )
     } else {

@@ -106,7 +106,8 @@ impl Metadata {
     pub(super) fn describe(&self) -> String {
         let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
         format!(
-            "  token endpoint:         {}\n  device authorization:   {}\n  browser authorization:  {}\n  revocation:             {}\n",
+            "  token endpoint:         {}\n  device authorization:   {}\n  browser authorization:  {}\n  \
+             revocation:             {}\n",
             self.token,
             shown(&self.device),
             shown(&self.authorization),
