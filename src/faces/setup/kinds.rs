@@ -112,6 +112,8 @@ fn oauth2(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()>
     let device = meta.offers("urn:ietf:params:oauth:grant-type:device_code");
     let default = if device { 0 } else { 1 };
     let given = s.args.grant.take().map(|g| GRANTS.iter().position(|(x, ..)| *x == g).unwrap_or(0));
+    // Without a terminal, the grant the server suits best, as the flag's help says.
+    let given = given.or_else(|| (!s.ask.interactive()).then_some(default));
     let options: Vec<(&str, &str)> = GRANTS.iter().map(|(_, n, a)| (*n, *a)).collect();
     let grant = s.ask.choose(given, "grant", "How does tokenfob log in?", &options, default)?;
     let (which, grant_name, _) = GRANTS[grant];
