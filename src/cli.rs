@@ -581,6 +581,35 @@ mod tests {
     }
 
     #[test]
+    fn setup_has_a_flag_per_secret_and_source_and_takes_one_source_per_secret() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["tokenfob", "setup", "p", "--kind", "onedata"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args).map(|cli| match cli.command {
+                Command::Setup(setup) => setup.secrets.given,
+                other => panic!("{other:?}"),
+            })
+        };
+        let given = parse(&["--password-env", "PW", "--client-secret-file", "~/s", "--token-stdin"]).unwrap();
+        assert_eq!(
+            given,
+            [
+                SecretFlag { key: "password", source: Some("env"), values: vec![("env", "PW".into())] },
+                SecretFlag { key: "token", source: None, values: vec![] },
+                SecretFlag { key: "client_secret", source: Some("file"), values: vec![("file", "~/s".into())] },
+            ]
+        );
+        for key in SECRET_KEYS {
+            for form in SETUP_SOURCES {
+                let flag = format!("--{}-{}", key.replace('_', "-"), form.key);
+                assert_eq!(parse(&[&flag, "x"]).unwrap().len(), 1, "{flag}");
+            }
+        }
+        assert!(parse(&["--password-env", "A", "--password-file", "B"]).is_err(), "two sources for one secret");
+        assert!(parse(&["--password-env", "A", "--password-stdin"]).is_err());
+    }
+
+    #[test]
     fn cargo_plugin_is_the_cargo_credential_subcommand() {
         assert_eq!(line(&["/usr/bin/tokenfob", "--cargo-plugin"]), ["/usr/bin/tokenfob", "cargo-credential"]);
         // Only as the first argument, where cargo puts it; anywhere else it is for clap to refuse.

@@ -24,14 +24,14 @@ pub(super) fn profile(profile: &Profile, env: &Env, report: &mut Report) {
     // An issuer's discovery comes first: the token endpoint is only known from it.
     let mut templates: Vec<&str> = recipe.lookups.values().map(|l| l.url.as_str()).collect();
     templates.push(&recipe.login.url);
-    for t in templates {
-        match reachable_part(t, &recipe.vars) {
-            Some(url) if !urls.contains(&url) => urls.push(url),
-            Some(_) => {}
-            None => {
-                report.add(Level::Note, format!("{}: {t} needs values only a login has; not reached", profile.name))
-            }
+    for t in &templates {
+        if let Some(url) = reachable_part(t, &recipe.vars).filter(|u| !urls.contains(u)) {
+            urls.push(url);
         }
+    }
+    if urls.is_empty() {
+        let login = &recipe.login.url;
+        report.add(Level::Note, format!("{}: {login} needs values only a login has; not reached", profile.name));
     }
     let mut http = Http::new(&profile.net, env);
     for url in urls {
