@@ -141,3 +141,19 @@ fn a_server_clock_an_hour_off_is_a_warning() {
     let run = check(&sb, &[]);
     assert_finds(&run, 0, "clock and");
 }
+
+#[test]
+fn a_secret_written_as_text_is_never_shown_and_exposed_is_an_error() {
+    let sb = Sandbox::new();
+    let secret = format!("lit-{}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    sb.write_config(&format!("{}[profiles.st]\nkind = \"static\"\ntoken = \"{secret}\"\n", clean(&sb)));
+    let run = check(&sb, &["--offline"]);
+    assert_finds(&run, 0, "st: token: written in the file as text");
+    assert!(!run.stdout.contains(&secret), "{run:#?}");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.config_path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = check(&sb, &["--offline"]);
+    assert_finds(&run, 2, "holds a secret as text and others can read it");
+    assert!(!run.stdout.contains(&secret), "{run:#?}");
+}

@@ -176,10 +176,9 @@ fn a_secret_given_on_stdin_is_written_as_text_with_a_warning() {
     assert_eq!(sb.get(&["st"]), secret);
 }
 
-#[test]
-fn an_oauth2_issuer_is_discovered_checked_and_logged_in_to() {
-    let sb = Sandbox::new();
-    let (idp, _) = stub(|req, _| {
+/// An OpenID provider that offers the client-credentials grant only, and whose metadata names itself.
+fn idp() -> tokenfob_emulator::server::Server {
+    stub(|req, _| {
         let me = format!("http://{}", req.headers["host"]);
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/.well-known/openid-configuration") => Response::json(
@@ -193,7 +192,49 @@ fn an_oauth2_issuer_is_discovered_checked_and_logged_in_to() {
             }
             _ => Response::json(404, "{}"),
         }
-    });
+    })
+    .0
+}
+
+#[test]
+fn a_person_sets_up_oauth2_from_an_issuer_at_the_terminal() {
+    let sb = Sandbox::new();
+    let idp = idp();
+    sb.set_env("CLIENT_SECRET", "cs-setup-secret");
+    sb.secret("cs-setup-secret");
+    let mut pty = Pty::spawn(sb.command(&["setup", "corp"]));
+    pty.expect("Choose 1-7 [1]: ");
+    pty.send("oauth2");
+    pty.expect("Issuer URL (https://...): ");
+    pty.send(&format!("http://127.0.0.1:{}", crate::support::closed_port()));
+    // An issuer that cannot be reached is asked again.
+    pty.expect("Issuer URL (https://...): ");
+    pty.send(&idp.url());
+    pty.expect(&format!("token endpoint:         {}/token", idp.url()));
+    pty.expect("How does tokenfob log in?");
+    // No device endpoint: the browser login is offered first.
+    pty.expect("Choose 1-4 [2]: ");
+    pty.send("3");
+    pty.expect("Client id: ");
+    pty.send("cli");
+    pty.expect("Where does the client secret come from?");
+    pty.expect("Choose 1-5 [1]: ");
+    pty.send("");
+    pty.expect("env VAR [CORP_CLIENT_SECRET]: ");
+    pty.send("CLIENT_SECRET");
+    pty.expect("Scopes, separated by spaces []");
+    pty.send("");
+    pty.expect("logged in to profile corp");
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    assert!(!transcript.contains("cs-setup-secret") && !transcript.contains("at-setup-1"), "{transcript}");
+    assert_eq!(sb.get(&["corp"]), "at-setup-1");
+}
+
+#[test]
+fn an_oauth2_issuer_is_discovered_checked_and_logged_in_to() {
+    let sb = Sandbox::new();
+    let idp = idp();
     sb.set_env("CLIENT_SECRET", "cs-setup-secret");
     sb.secret("cs-setup-secret");
     let issuer = idp.url();

@@ -106,8 +106,7 @@ const GRANTS: &[(SetupGrant, &str, &str)] = &[
 ];
 
 fn oauth2(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()> {
-    let issuer = s.ask.text(s.args.issuer.take(), "issuer", "Issuer URL (https://...)", None)?;
-    let meta = discover::fetch(&issuer, &s.app.env)?;
+    let (issuer, meta) = issuer(s)?;
     s.note(&format!("issuer {issuer} answers with its metadata:\n{}", meta.describe()));
     let device = meta.offers("urn:ietf:params:oauth:grant-type:device_code");
     let default = if device { 0 } else { 1 };
@@ -137,6 +136,18 @@ fn oauth2(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()>
         user_and_password(s, out)?;
     }
     scopes(s, &meta, machine, out)
+}
+
+/// The issuer and its metadata; at the terminal, an issuer whose metadata cannot be had is asked again.
+fn issuer(s: &mut Setup<'_>) -> Result<(String, discover::Metadata)> {
+    loop {
+        let issuer = s.ask.text(s.args.issuer.take(), "issuer", "Issuer URL (https://...)", None)?;
+        match discover::fetch(&issuer, &s.app.env) {
+            Ok(meta) => return Ok((issuer, meta)),
+            Err(e) if s.ask.interactive() => s.ask.say(&format!("  {e}\n")),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn scopes(
