@@ -5,7 +5,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, ArgGroup, ArgMatches, Args, Parser, Subcommand, ValueEnum};
+
+use crate::secret::{SECRET_KEYS, SETUP_SOURCES};
 
 /// Prints an HTTP bearer token: cached while good, renewed on its own when not.
 #[derive(Debug, Parser)]
@@ -144,6 +146,23 @@ pub(crate) enum Command {
     },
     /// Run against built-in emulations of the three seed login systems and show what happens.
     Demo,
+    /// Add a profile to the configuration by answering a few questions (or by flags), then log in once
+    ///
+    /// On a terminal, whatever the flags leave out is asked; without one (or with --no-input), a required value no
+    /// flag gives is an error naming the flag (exit 2). Secrets are written as sources (an environment variable, a
+    /// file, a command, a prompt), never as text, unless typed on the terminal and confirmed, or given with
+    /// --<secret>-stdin. The rest of the file, comments included, is kept as it is. docs/configuration.md.
+    Setup(Box<SetupArgs>),
+    /// Check the configuration, its secret sources, file permissions and login servers (never prints a secret)
+    ///
+    /// Exit 0: all is well; 1: warnings only; 2: a configuration error; 4: a server could not be reached.
+    Check {
+        /// Only this profile (the file itself is always checked).
+        profile: Option<String>,
+        /// Do not reach the servers.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Print a tool's configuration for a profile; with --apply, write it where the tool reads it
     ///
     /// An entry that is already there and differs is never replaced without --force (exit 7).
@@ -207,6 +226,186 @@ pub(crate) enum WireTool {
     Pnpm,
     /// pip's keyring provider (print only).
     Pip,
+}
+
+/// The flags of `tokenfob setup`: one per profile key it writes.
+#[derive(Debug, Args)]
+pub(crate) struct SetupArgs {
+    /// The profile's name (asked on a terminal when not given).
+    pub(crate) profile: Option<String>,
+    /// Replace a profile of that name (on a terminal, setup asks instead).
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Write the profile but do not log in.
+    #[arg(long)]
+    pub(crate) no_login: bool,
+    /// The kind of login.
+    #[arg(long, value_enum)]
+    pub(crate) kind: Option<SetupKind>,
+    /// The server's base URL (onedata, gooddata).
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// The login URL (session, http).
+    #[arg(long, value_name = "URL")]
+    pub(crate) login_url: Option<String>,
+    /// The refresh URL (session; optional).
+    #[arg(long, value_name = "URL")]
+    pub(crate) refresh_url: Option<String>,
+    /// The user name (onedata, session, http, oauth2 password grant).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) username: Option<String>,
+    /// The account id (session; optional): a number or a string.
+    #[arg(long, value_name = "ID")]
+    pub(crate) account_id: Option<String>,
+    /// The user id (gooddata; optional: looked up otherwise).
+    #[arg(long, value_name = "ID")]
+    pub(crate) user_id: Option<String>,
+    /// The OpenID issuer URL (oauth2): its discovery document is fetched and checked.
+    #[arg(long, value_name = "URL")]
+    pub(crate) issuer: Option<String>,
+    /// The OAuth 2.0 client id (oauth2).
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+    /// The OAuth 2.0 grant (oauth2; default: device_code when the server offers it, else authorization_code).
+    #[arg(long, value_enum)]
+    pub(crate) grant: Option<SetupGrant>,
+    /// A scope to ask for (oauth2; repeat it for more).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub(crate) scopes: Vec<String>,
+    /// The command that prints a token (command).
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) command: Option<String>,
+    /// How long a token lives when the answer does not say (command, http; `never` for ever).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) lifetime: Option<String>,
+    /// The JSON pointer to the token in the login answer (http; or --token-header).
+    #[arg(long, value_name = "POINTER")]
+    pub(crate) token_pointer: Option<String>,
+    /// The response header that carries the token (http).
+    #[arg(long, value_name = "HEADER")]
+    pub(crate) token_header: Option<String>,
+    /// Where each secret comes from.
+    #[command(flatten)]
+    pub(crate) secrets: SecretFlags,
+}
+
+/// The kinds `setup` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SetupKind {
+    /// ONE DATA: a user name and password, a JWT in the answer's Authorization header.
+    Onedata,
+    /// A login + refresh-token session API.
+    Session,
+    /// GoodData.CN: a personal API token minted once with a bootstrap token.
+    Gooddata,
+    /// OAuth 2.0 / OpenID Connect, endpoints discovered from the issuer.
+    Oauth2,
+    /// A generic JSON login: user name and password posted, the token read from the answer.
+    Http,
+    /// A command that prints a token.
+    Command,
+    /// A fixed token from a secret source.
+    Static,
+}
+
+/// The OAuth 2.0 grants `setup` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SetupGrant {
+    /// A code confirmed in a browser on any device (RFC 8628).
+    DeviceCode,
+    /// A browser login on this machine, with PKCE.
+    AuthorizationCode,
+    /// The client's own id and secret (machines).
+    ClientCredentials,
+    /// A user name and password (legacy servers).
+    Password,
+}
+
+/// One secret as the flags give it: its key, and either a source (`("env", [("env", "VAR")])`) or `stdin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SecretFlag {
+    /// The profile key (`password`).
+    pub(crate) key: &'static str,
+    /// The source's key (`env`), or `None` for `--<key>-stdin`: the secret itself, read from stdin.
+    pub(crate) source: Option<&'static str>,
+    /// The inline table's keys and values (the source's key first).
+    pub(crate) values: Vec<(&'static str, String)>,
+}
+
+/// `--<secret>-<source>` for every secret key and every source `setup` offers, made from
+/// [`SECRET_KEYS`] and [`SETUP_SOURCES`] so that a new source brings its flags with it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SecretFlags {
+    /// The secrets given, in [`SECRET_KEYS`] order.
+    pub(crate) given: Vec<SecretFlag>,
+}
+
+/// A flag name made at run time as clap's `&'static str`: made once per parse of a `setup` command line (a few
+/// dozen short strings), so leaking them costs less than the `string` feature of clap would in every run.
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+fn flag_name(key: &str, suffix: &str) -> String {
+    format!("{}-{suffix}", key.replace('_', "-"))
+}
+
+impl Args for SecretFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for key in SECRET_KEYS {
+            let shown = key.replace('_', " ");
+            let mut group = vec![];
+            for form in SETUP_SOURCES {
+                let name = leak(flag_name(key, form.key));
+                group.push(name);
+                let help = format!("The {shown}: {}", form.about);
+                cmd = cmd.arg(Arg::new(name).long(name).value_name(form.value_name).help(help));
+                for (extra, value_name) in form.extra {
+                    let extra_name = leak(flag_name(key, &format!("{}-{extra}", form.key)));
+                    let help = format!("With --{name}: its `{extra}`");
+                    cmd = cmd
+                        .arg(Arg::new(extra_name).long(extra_name).value_name(*value_name).requires(name).help(help));
+                }
+            }
+            let stdin = leak(flag_name(key, "stdin"));
+            group.push(stdin);
+            let help = format!("The {shown} itself, read from stdin and written into the file (not recommended)");
+            cmd = cmd.arg(Arg::new(stdin).long(stdin).action(ArgAction::SetTrue).help(help));
+            cmd = cmd.group(ArgGroup::new(leak(format!("{key}-source"))).args(group).multiple(false));
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for SecretFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = SecretFlags::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        let text = |name: &str| matches.try_get_one::<String>(name).ok().flatten().cloned();
+        for key in SECRET_KEYS {
+            if matches.try_get_one::<bool>(&flag_name(key, "stdin")).ok().flatten() == Some(&true) {
+                self.given.push(SecretFlag { key, source: None, values: Vec::new() });
+                continue;
+            }
+            for form in SETUP_SOURCES {
+                let Some(value) = text(&flag_name(key, form.key)) else { continue };
+                let mut values = vec![(form.key, value)];
+                for (extra, _) in form.extra {
+                    values.extend(text(&flag_name(key, &format!("{}-{extra}", form.key))).map(|v| (*extra, v)));
+                }
+                self.given.push(SecretFlag { key, source: Some(form.key), values });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What git asks a credential helper.
@@ -442,6 +641,35 @@ mod tests {
 
     fn line(list: &[&str]) -> Vec<String> {
         command_line(list.iter().map(OsString::from)).into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn setup_has_a_flag_per_secret_and_source_and_takes_one_source_per_secret() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["tokenfob", "setup", "p", "--kind", "onedata"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args).map(|cli| match cli.command {
+                Command::Setup(setup) => setup.secrets.given,
+                other => panic!("{other:?}"),
+            })
+        };
+        let given = parse(&["--password-env", "PW", "--client-secret-file", "~/s", "--token-stdin"]).unwrap();
+        assert_eq!(
+            given,
+            [
+                SecretFlag { key: "password", source: Some("env"), values: vec![("env", "PW".into())] },
+                SecretFlag { key: "token", source: None, values: vec![] },
+                SecretFlag { key: "client_secret", source: Some("file"), values: vec![("file", "~/s".into())] },
+            ]
+        );
+        for key in SECRET_KEYS {
+            for form in SETUP_SOURCES {
+                let flag = format!("--{}-{}", key.replace('_', "-"), form.key);
+                assert_eq!(parse(&[&flag, "x"]).unwrap().len(), 1, "{flag}");
+            }
+        }
+        assert!(parse(&["--password-env", "A", "--password-file", "B"]).is_err(), "two sources for one secret");
+        assert!(parse(&["--password-env", "A", "--password-stdin"]).is_err());
     }
 
     #[test]

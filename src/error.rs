@@ -62,6 +62,9 @@ pub(crate) enum Error {
     /// `wire --apply` found another entry where tokenfob's would go, and was not told to replace it.
     #[error("{0}")]
     Conflict(String),
+    /// `tokenfob check` found problems: its findings are on stdout, this summary on stderr, `code` its exit code.
+    #[error("{summary}")]
+    Findings { code: u8, summary: String },
     /// Anything else: a child command that failed, a failure without a typed cause.
     #[error("{0}")]
     Other(String),
@@ -78,6 +81,7 @@ impl Error {
             Error::InteractionRequired { .. } => 5,
             Error::LockTimeout { .. } => 6,
             Error::Conflict(_) => 7,
+            Error::Findings { code, .. } => *code,
             Error::Io { .. } | Error::System { .. } | Error::Input(_) | Error::Output(_) | Error::Other(_) => 1,
         }
     }
@@ -95,6 +99,7 @@ impl Error {
             Error::InteractionRequired { .. } => "interaction_required",
             Error::LockTimeout { .. } => "lock_timeout",
             Error::Conflict(_) => "conflict",
+            Error::Findings { .. } => "config",
             Error::Io { .. } | Error::System { .. } | Error::Input(_) | Error::Output(_) | Error::Other(_) => {
                 "internal"
             }

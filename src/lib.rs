@@ -127,5 +127,7 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         }
         Command::Completions { shell } => manual::completions(shell, stdout),
         Command::Man { subcommand } => manual::man(subcommand.as_deref(), stdout),
+        Command::Setup(args) => faces::setup::run(&app, *args, stdout),
+        Command::Check { profile, offline } => faces::check::run(&app, profile.as_deref(), offline, stdout),
     }
 }

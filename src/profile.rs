@@ -263,6 +263,11 @@ impl Profile {
     }
 }
 
+/// True when the `match` prefix `prefix` covers `url` (the rule `--url` chooses by).
+pub(crate) fn prefix_covers(prefix: &str, url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| prefix_score(prefix, &u).is_some())
+}
+
 /// How well `prefix` covers `url`: same scheme, host and port, and a path prefix that ends at a `/` boundary.
 fn prefix_score(prefix: &str, url: &reqwest::Url) -> Option<usize> {
     let p = reqwest::Url::parse(prefix).ok()?;

@@ -58,6 +58,32 @@ pub(crate) mod exposed {
     }
 }
 
+/// The keys of a profile that hold a secret source; `tokenfob setup` has flags for each (`--password-env`, ...).
+pub(crate) const SECRET_KEYS: &[&str] = &["password", "bootstrap_token", "token", "client_secret"];
+
+/// A form of secret source that `tokenfob setup` offers: the key it is written with, what its value names, what it
+/// means, and any further keys it needs (each one more flag, `--password-<key>-<extra>`, and one more question).
+pub(crate) struct SourceForm {
+    /// The key in the file: `{ env = ... }`.
+    pub(crate) key: &'static str,
+    /// What the value is, for help and prompts (`VAR`).
+    pub(crate) value_name: &'static str,
+    /// What it means, for the menu.
+    pub(crate) about: &'static str,
+    /// Further keys of the same inline table, with their value names.
+    pub(crate) extra: &'static [(&'static str, &'static str)],
+}
+
+/// The secret sources `tokenfob setup` offers, in its menu's order. A new source (the keyring, issue #14:
+/// `SourceForm { key: "keyring", value_name: "SERVICE", about: "...", extra: &[("user", "NAME")] }`) is one line here;
+/// its flags and question follow from it.
+pub(crate) const SETUP_SOURCES: &[SourceForm] = &[
+    SourceForm { key: "env", value_name: "VAR", about: "an environment variable (recommended)", extra: &[] },
+    SourceForm { key: "file", value_name: "PATH", about: "the first line of a file", extra: &[] },
+    SourceForm { key: "command", value_name: "COMMAND", about: "what a command prints (pass, op, vault)", extra: &[] },
+    SourceForm { key: "prompt", value_name: "LABEL", about: "typed on the terminal at each login", extra: &[] },
+];
+
 /// Where a secret comes from, as written in the configuration.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum SecretSource {

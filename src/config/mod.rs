@@ -3,6 +3,8 @@
 //!
 //! Checks across keys and profiles, and the choice of a profile, are `profile`'s: this module knows TOML only.
 
+pub(crate) mod edit;
+pub(crate) mod keys;
 pub(crate) mod schema;
 
 use std::path::Path;

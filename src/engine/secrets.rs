@@ -95,7 +95,7 @@ fn run_command(cmd: &str, timeout: std::time::Duration) -> Result<Secret, String
 }
 
 /// Expands a leading `~/` with `$HOME`.
-fn expand_home(path: &str, env: &Env) -> String {
+pub(crate) fn expand_home(path: &str, env: &Env) -> String {
     match (path.strip_prefix("~/"), env.get("HOME")) {
         (Some(rest), Some(home)) => format!("{}/{rest}", home.trim_end_matches('/')),
         _ => path.to_owned(),

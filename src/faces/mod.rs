@@ -1,5 +1,6 @@
 //! The faces: what callers see. `shell` prints plain text, `protocol` speaks JSON lines; `kubectl`, `git`,
-//! `cargo`, `docker`, `goauth` (Go), `terraform` and `bazel` speak those tools' helper protocols.
+//! `cargo`, `docker`, `goauth` (Go), `terraform` and `bazel` speak those tools' helper protocols; `setup` writes a profile and
+//! `check` checks the configuration.
 //!
 //! Each face is a thin adapter over the broker, and they share what is here: [`App`], whose openings load the
 //! configuration, choose the profile and make the broker (`open_profile` by name or the defaults; `open_for_url`
@@ -11,12 +12,14 @@
 
 pub(crate) mod bazel;
 pub(crate) mod cargo;
+pub(crate) mod check;
 pub(crate) mod docker;
 pub(crate) mod git;
 pub(crate) mod goauth;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;
 pub(crate) mod quick;
+pub(crate) mod setup;
 pub(crate) mod shell;
 pub(crate) mod terraform;
 

@@ -24,6 +24,28 @@ impl Tty {
         (unsafe { libc::isatty(file.as_raw_fd()) } == 1).then_some(Tty { file })
     }
 
+    /// Shows `prompt` and reads one line as typed (echo on), without the newline; `None` at the end of input.
+    pub(crate) fn read_line(&mut self, prompt: &str) -> io::Result<Option<String>> {
+        self.file.write_all(prompt.as_bytes())?;
+        self.file.flush()?;
+        let mut line = Vec::new();
+        // One byte at a time: a buffered reader would swallow what is typed ahead for the next question.
+        let mut byte = [0u8; 1];
+        loop {
+            match io::Read::read(&mut self.file, &mut byte)? {
+                0 if line.is_empty() => return Ok(None),
+                0 => break,
+                _ if byte[0] == b'\n' => break,
+                _ if line.len() >= 64 * 1024 => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+                }
+                _ => line.push(byte[0]),
+            }
+        }
+        let text = String::from_utf8(line).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))?;
+        Ok(Some(text.trim_end_matches('\r').to_owned()))
+    }
+
     /// Shows `prompt`, reads one line with echo off, and returns it without the newline.
     pub(crate) fn read_hidden(&mut self, prompt: &str) -> io::Result<String> {
         self.file.write_all(prompt.as_bytes())?;

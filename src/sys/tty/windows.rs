@@ -35,6 +35,15 @@ impl Tty {
         (unsafe { GetConsoleMode(input.as_raw_handle(), &mut mode) } != 0).then_some(Tty { input, output })
     }
 
+    /// Shows `prompt` and reads one line as typed (echo on), without the line end; `None` at the end of input.
+    pub(crate) fn read_line(&mut self, prompt: &str) -> io::Result<Option<String>> {
+        self.write_all(prompt.as_bytes())?;
+        match self.read_units() {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
     /// Shows `prompt`, reads one line with echo off, and returns it without the line end.
     pub(crate) fn read_hidden(&mut self, prompt: &str) -> io::Result<String> {
         self.write_all(prompt.as_bytes())?;
@@ -49,7 +58,7 @@ impl Tty {
             // SAFETY: as above; the mode is restored below.
             unsafe { SetConsoleMode(handle, quiet) };
         }
-        let read = self.read_line();
+        let read = self.read_units();
         if have_mode {
             // SAFETY: restores what GetConsoleMode returned.
             unsafe { SetConsoleMode(handle, saved) };
@@ -61,7 +70,7 @@ impl Tty {
     }
 
     /// Reads UTF-16 units up to the line end, and returns them as a string without it.
-    fn read_line(&mut self) -> io::Result<String> {
+    fn read_units(&mut self) -> io::Result<String> {
         let mut units = zeroize::Zeroizing::new(Vec::<u16>::new());
         let mut buf = zeroize::Zeroizing::new([0u16; 256]);
         loop {

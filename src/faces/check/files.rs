@@ -1,0 +1,236 @@
+//! What `check` learns from files alone: the configuration's permissions and content, the cache directory's
+//! permissions, and whether each secret source could be read (set, readable, on PATH), never reading it.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::{Level, Report};
+use crate::config::keys;
+use crate::environment::Env;
+use crate::fileid::MAX_CONFIG;
+use crate::profile::Profile;
+use crate::secret::SecretSource;
+
+/// Checks the configuration file at `path`; returns the profiles that check out, or `None` when the file cannot
+/// be read as TOML at all.
+pub(super) fn config(path: &Path, only: Option<&str>, report: &mut Report) -> Option<Vec<Profile>> {
+    let shown = path.display();
+    let (bytes, meta) = match crate::sys::fs::read_regular(path, MAX_CONFIG) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report.add(Level::Error, format!("{shown}: there is no configuration here (run `tokenfob setup`)"));
+            return None;
+        }
+        Err(e) => {
+            report.add(Level::Error, format!("{shown}: {e}"));
+            return None;
+        }
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        report.add(Level::Error, format!("{shown}: it is not UTF-8 text"));
+        return None;
+    };
+    permissions(path, &meta, "configuration file", report);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(meta) = std::fs::metadata(dir)
+    {
+        permissions(dir, &meta, "configuration directory", report);
+    }
+    let unknown = match keys::unknown_keys(&text) {
+        Ok(unknown) => unknown,
+        Err(why) => {
+            report.add(Level::Error, format!("{shown}: not TOML: {why}"));
+            return None;
+        }
+    };
+    for u in &unknown {
+        let hint = u.suggestion.map_or("remove it".to_owned(), |s| format!("did you mean `{s}`?"));
+        report.add(Level::Error, format!("{shown}:{}: unknown key `{}` ({hint})", u.line, u.path));
+    }
+    let profiles = profiles(&text, path, &unknown, only, report);
+    if profiles.iter().any(|p| p.literal_secret) && meta.mode() & 0o044 != 0 {
+        report.add(Level::Error, format!("{shown} holds a secret as text and others can read it (chmod 600 {shown})"));
+    }
+    Some(profiles)
+}
+
+/// Each profile checked on its own (unknown keys left out, they are reported already), so that every broken
+/// profile is named; then `default_profile`.
+fn profiles(
+    text: &str,
+    path: &Path,
+    unknown: &[keys::Unknown],
+    only: Option<&str>,
+    report: &mut Report,
+) -> Vec<Profile> {
+    let mut good = Vec::new();
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else { return good };
+    let names: Vec<String> = doc
+        .get("profiles")
+        .and_then(toml_edit::Item::as_table_like)
+        .map(|t| t.iter().map(|(k, _)| k.to_owned()).collect())
+        .unwrap_or_default();
+    for name in &names {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let alone = keys::profile_alone(&doc, name, unknown);
+        let label = path.display().to_string();
+        match crate::profile::parse(&alone, path) {
+            Ok(mut config) => {
+                if let Some(p) = config.profiles.remove(name) {
+                    report.add(Level::Ok, format!("{name}: a {} profile", p.kind.name()));
+                    good.push(p);
+                }
+            }
+            Err(e) => report.add(Level::Error, keys::unlocated(&e.to_string(), &label)),
+        }
+    }
+    if let Some(default) = doc.get("default_profile").and_then(toml_edit::Item::as_str)
+        && !names.iter().any(|n| n == default)
+    {
+        report.add(Level::Error, format!("{}: default_profile {default:?} names no profile", path.display()));
+    }
+    good
+}
+
+/// Permissions of a configuration file or its directory: writable by others is an error (they could send the
+/// tokens elsewhere, or run commands as you), readable by others a warning, another owner a warning.
+fn permissions(path: &Path, meta: &std::fs::Metadata, what: &str, report: &mut Report) {
+    let mode = meta.mode() & 0o7777;
+    let shown = path.display();
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let fix = if meta.is_dir() { "chmod 700" } else { "chmod 600" };
+    let sticky = meta.is_dir() && mode & 0o1000 != 0;
+    if mode & 0o022 != 0 && !sticky {
+        report.add(
+            Level::Error,
+            format!(
+                "{what} {shown} is writable by group or others (mode {mode:04o}): they could send your tokens \
+                 elsewhere or run commands as you ({fix} {shown})"
+            ),
+        );
+    } else if meta.is_file() && mode & 0o044 != 0 {
+        report.add(
+            Level::Warning,
+            format!("{what} {shown} is readable by group or others (mode {mode:04o}; {fix} {shown})"),
+        );
+    } else {
+        report.add(Level::Ok, format!("{what} {shown} (mode {mode:04o})"));
+    }
+    if meta.uid() != me {
+        report.add(Level::Warning, format!("{what} {shown} belongs to uid {}, not to you (uid {me})", meta.uid()));
+    }
+}
+
+/// The cache directory: tokenfob refuses one that others can write and repairs one that others can read.
+pub(super) fn cache(dir: &Path, report: &mut Report) {
+    let shown = dir.display();
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(_) => {
+            return report
+                .add(Level::Ok, format!("cache directory {shown} does not exist yet (made 0700 when needed)"));
+        }
+    };
+    let mode = meta.mode() & 0o7777;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let (level, why) = if meta.file_type().is_symlink() {
+        (Level::Error, "is a symlink (point TOKENFOB_CACHE_DIR at the real directory)".to_owned())
+    } else if !meta.is_dir() {
+        (Level::Error, "is not a directory (remove it)".to_owned())
+    } else if meta.uid() != me {
+        (Level::Error, format!("belongs to uid {}, not to you (remove it or fix its owner)", meta.uid()))
+    } else if mode & 0o022 != 0 {
+        (Level::Error, format!("is writable by group or others (mode {mode:04o}; chmod 700 {shown})"))
+    } else if mode & 0o044 != 0 {
+        (
+            Level::Warning,
+            format!(
+                "is readable by group or others (mode {mode:04o}): tokenfob makes it 0700 on next use, but tokens in \
+                 it may have leaked"
+            ),
+        )
+    } else {
+        (Level::Ok, format!("(mode {mode:04o})"))
+    };
+    report.add(level, format!("cache directory {shown} {why}"));
+    let loose = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.metadata().is_ok_and(|m| m.is_file() && m.mode() & 0o077 != 0));
+    for entry in loose {
+        report
+            .add(Level::Warning, format!("cache file {} is readable by others (chmod 600 it)", entry.path().display()));
+    }
+}
+
+/// Whether `source` could be read, without reading it: a variable set, a file readable, a command on PATH.
+pub(super) fn source(source: &SecretSource, env: &Env) -> (Level, String) {
+    match source {
+        SecretSource::Literal(_) => (Level::Note, "written in the file as text".into()),
+        SecretSource::Env(var) if env.get(var).is_some() => (Level::Ok, format!("environment variable {var} is set")),
+        SecretSource::Env(var) => {
+            (Level::Error, format!("environment variable {var} is not set (export it, or change the source)"))
+        }
+        SecretSource::File(file) => secret_file(&crate::engine::secrets::expand_home(file, env)),
+        SecretSource::Command(line) => program(line, env),
+        SecretSource::Prompt(_) => (Level::Note, "typed on the terminal at each login (check asks nothing)".into()),
+    }
+}
+
+fn secret_file(file: &str) -> (Level, String) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(file);
+    let meta = match opened.and_then(|f| f.metadata()) {
+        Ok(meta) => meta,
+        Err(e) => return (Level::Error, format!("file {file} cannot be read: {e}")),
+    };
+    if !meta.is_file() {
+        return (Level::Error, format!("file {file}: {}", crate::sys::fs::not_regular(&meta)));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return (
+            Level::Warning,
+            format!(
+                "file {file} is readable (mode {:04o}), but others can read it too (chmod 600 {file})",
+                meta.mode() & 0o7777
+            ),
+        );
+    }
+    (Level::Ok, format!("file {file} is readable"))
+}
+
+/// Shell builtins a command may start with: nothing to find on PATH.
+const BUILTINS: &[&str] = &[":", ".", "echo", "printf", "test", "[", "eval", "exec", "cd", "true", "read", "set"];
+
+/// Whether the program a command line starts with can be found (the line is never run).
+pub(super) fn program(line: &str, env: &Env) -> (Level, String) {
+    let word = line.split_whitespace().find(|w| !w.contains('=') || w.starts_with(['\'', '"']));
+    let Some(word) = word.map(|w| w.trim_matches(['\'', '"'])) else {
+        return (Level::Error, "the command is empty".into());
+    };
+    if BUILTINS.contains(&word) {
+        return (Level::Ok, format!("`{word}` is a shell builtin"));
+    }
+    if !word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./~+".contains(c)) {
+        return (Level::Note, format!("starts with shell syntax ({word}); not checked"));
+    }
+    let executable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0);
+    if word.contains('/') {
+        let path = crate::engine::secrets::expand_home(word, env);
+        return if executable(Path::new(&path)) {
+            (Level::Ok, format!("program {path} exists"))
+        } else {
+            (Level::Error, format!("program {path} is not an executable file"))
+        };
+    }
+    let path = env.get("PATH").unwrap_or_default();
+    match std::env::split_paths(path).map(|d| d.join(word)).find(|p| executable(p)) {
+        Some(found) => (Level::Ok, format!("program {word} is {}", found.display())),
+        None => (Level::Error, format!("program {word} is not on PATH (install it, or give its full path)")),
+    }
+}
