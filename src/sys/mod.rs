@@ -1,10 +1,11 @@
 //! The operating system: small facts (random bytes, the host name) and process hardening here; files opened
-//! without surprises (`fs`), child processes (`child`), the terminal (`tty`) and what a signal must undo
-//! (`cleanup`) beside it.
+//! without surprises (`fs`), child processes (`child`), the terminal (`tty`), the system keyring (`keyring`) and
+//! what a signal must undo (`cleanup`) beside it.
 
 pub(crate) mod child;
 mod cleanup;
 pub(crate) mod fs;
+pub(crate) mod keyring;
 pub(crate) mod tty;
 
 use crate::error::{Error, Result};
