@@ -81,7 +81,11 @@ impl Resolver<'_> {
                     profile: self.profile.to_owned(),
                 });
             }
-            Err(e) => return Err(fail(format!("{e} (or take the {what} from elsewhere: env, file or command)"))),
+            Err(e) => {
+                return Err(fail(format!(
+                    "{e} (or take the {what} from {{ env = ... }}, {{ file = ... }} or {{ command = ... }} instead)"
+                )));
+            }
         };
         let text = std::str::from_utf8(&bytes).map_err(|_| fail("the item is not UTF-8 text".into()))?;
         if text.is_empty() {

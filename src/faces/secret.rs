@@ -24,7 +24,8 @@ pub(crate) fn run(app: &App, action: SecretAction, out: &mut dyn Write) -> Resul
     let may_unlock = may_prompt && crate::sys::tty::Tty::open().is_some();
     let timeout = profile.net.timeout;
     let doing = |verb: &str| format!("{verb} the {field} of profile {:?} in the system keyring", profile.name);
-    let failed = |verb: &str, e| crate::store::keyring_error(e, &doing(verb), &profile.name, may_unlock);
+    let instead = format!("or take the {field} from {{ env = ... }}, {{ file = ... }} or {{ command = ... }} instead");
+    let failed = |verb: &str, e| crate::store::keyring_error(e, &doing(verb), &profile.name, may_unlock, &instead);
     let shown = format!("service {:?}, user {:?}", item.service, item.user);
     match action {
         SecretAction::Set { .. } => {

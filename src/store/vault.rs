@@ -89,27 +89,9 @@ impl Vault {
     }
 
     fn put_keyring(&self, entry: &Entry) -> Result<Entry, KeyringError> {
-        let mut part = entry.clone();
-        // A token that never expires is as long-lived as a refresh token: it must go too. A short-lived one stays in
-        // the file when the two do not fit one item.
-        let lasting = entry.token.is_some() && entry.expires_at.is_none();
-        let whole = encode(&Parts { token: entry.token.clone(), refresh_token: entry.refresh_token.clone() });
-        let (json, token_in) = if whole.len() <= MAX_ITEM || lasting {
-            (whole, entry.token.is_some())
-        } else {
-            (encode(&Parts { token: None, refresh_token: entry.refresh_token.clone() }), false)
-        };
-        if json.len() > MAX_ITEM {
-            return Err(KeyringError::TooLarge { size: json.len(), limit: MAX_ITEM });
-        }
-        self.item.set(&json, self.timeout, self.may_unlock)?;
-        let marker = InKeyring { token: token_in, refresh_token: entry.refresh_token.is_some() };
-        if marker.token {
-            part.token = None;
-        }
-        part.refresh_token = None;
-        part.keyring = Some(marker);
-        Ok(part)
+        let (item, file) = split(entry, MAX_ITEM)?;
+        self.item.set(&item, self.timeout, self.may_unlock)?;
+        Ok(file)
     }
 
     /// Fills in the secret parts of an entry read from the file; `None` when its keyring item is gone (a miss). With
@@ -170,36 +152,106 @@ impl Vault {
 
     /// Fails when the keyring cannot be used now: not there, or locked with nobody to unlock it.
     pub(crate) fn check(&self) -> Result<()> {
-        crate::sys::keyring::usable(self.timeout, self.may_unlock).map_err(|e| self.error(e, "using the keyring"))
+        crate::sys::keyring::usable(self.timeout, self.may_unlock).map_err(|e| self.error(e, "keeping the tokens"))
     }
 
     /// The error for a keyring that failed while doing `what`: a locked one nobody can unlock asks for a terminal
     /// (exit 5); the others name the way back to the file.
     fn error(&self, e: KeyringError, what: &str) -> Error {
-        keyring_error(
-            e,
-            &format!("{what} of profile {:?} in the system keyring", self.profile),
-            &self.profile,
-            self.may_unlock,
-        )
+        let what = format!("{what} of profile {:?} in the system keyring", self.profile);
+        let instead = format!(
+            "or set store = \"file\" for profile {:?} to keep its tokens in the cache file, or store = \"auto\" to \
+             fall back to it",
+            self.profile
+        );
+        keyring_error(e, &what, &self.profile, self.may_unlock, &instead)
     }
 }
 
-/// The error for a keyring failure while doing `what` for `profile`.
-pub(crate) fn keyring_error(e: KeyringError, what: &str, profile: &str, may_unlock: bool) -> Error {
+/// The error for a keyring failure while doing `what` for `profile`; `instead` says what the user can do otherwise
+/// (`set store = "file" ...`). A locked keyring with nobody to unlock it asks for `tokenfob login` in a terminal.
+pub(crate) fn keyring_error(e: KeyringError, what: &str, profile: &str, may_unlock: bool, instead: &str) -> Error {
     match e {
         KeyringError::Locked if !may_unlock => Error::InteractionRequired {
             what: what.to_owned(),
-            why: "the keyring is locked and only a terminal can have it unlocked (or set store = \"file\")".into(),
+            why: format!("the keyring is locked and only a terminal can have it unlocked ({instead})"),
             profile: profile.to_owned(),
         },
-        other => Error::Other(format!(
-            "{what}: {other} (set store = \"file\" for profile {profile:?} to keep its tokens in the cache file, or \
-             store = \"auto\" to fall back to it)"
-        )),
+        other => Error::Other(format!("{what}: {other} ({instead})")),
     }
+}
+
+/// Splits `entry` into the keyring item's bytes (at most `limit`) and the entry for the file, marked. The refresh
+/// token always goes to the keyring; so does a token that never expires, as long-lived as a refresh token. A
+/// short-lived token goes too when both fit, else it stays in the file. What must go and does not fit is an error.
+fn split(entry: &Entry, limit: usize) -> Result<(Zeroizing<Vec<u8>>, Entry), KeyringError> {
+    let lasting = entry.token.is_some() && entry.expires_at.is_none();
+    let whole = encode(&Parts { token: entry.token.clone(), refresh_token: entry.refresh_token.clone() });
+    let (item, token_in) = if whole.len() <= limit || lasting {
+        (whole, entry.token.is_some())
+    } else {
+        (encode(&Parts { token: None, refresh_token: entry.refresh_token.clone() }), false)
+    };
+    if item.len() > limit {
+        return Err(KeyringError::TooLarge { size: item.len(), limit });
+    }
+    let mut file = entry.clone();
+    if token_in {
+        file.token = None;
+    }
+    file.refresh_token = None;
+    file.keyring = Some(InKeyring { token: token_in, refresh_token: entry.refresh_token.is_some() });
+    Ok((item, file))
 }
 
 fn encode(parts: &Parts) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(serde_json::to_vec(parts).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    fn entry(token: &str, refresh: Option<&str>, expires: bool) -> Entry {
+        let now = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        let mut e = Entry::new("p", "f".into(), now);
+        e.token = Some(Secret::new(token.into()));
+        e.refresh_token = refresh.map(|r| Secret::new(r.into()));
+        e.expires_at = expires.then(|| now + time::Duration::hours(1));
+        e
+    }
+
+    fn item(bytes: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn both_tokens_go_to_the_keyring_when_they_fit() {
+        let (bytes, file) = split(&entry("tok", Some("ref"), true), 100).unwrap();
+        assert_eq!(item(&bytes), serde_json::json!({"token": "tok", "refresh_token": "ref"}));
+        assert!(file.token.is_none() && file.refresh_token.is_none());
+        assert_eq!(file.keyring, Some(InKeyring { token: true, refresh_token: true }));
+        let json = serde_json::to_string(&file).unwrap();
+        assert!(!json.contains("tok") && !json.contains("ref"), "{json}");
+        assert!(file.has_token() && file.fresh(file.obtained_at, crate::token::Need::default()).is_ok());
+    }
+
+    #[test]
+    fn a_large_short_lived_token_stays_in_the_file() {
+        let big = "t".repeat(200);
+        let (bytes, file) = split(&entry(&big, Some("ref"), true), 100).unwrap();
+        assert_eq!(item(&bytes), serde_json::json!({"refresh_token": "ref"}));
+        assert_eq!(file.token.as_ref().map(Secret::expose), Some(big.as_str()));
+        assert_eq!(file.keyring, Some(InKeyring { token: false, refresh_token: true }));
+    }
+
+    #[test]
+    fn what_must_go_and_does_not_fit_is_an_error() {
+        let big = "t".repeat(200);
+        let lasting = split(&entry(&big, None, false), 100).unwrap_err();
+        assert!(matches!(lasting, KeyringError::TooLarge { limit: 100, .. }), "{lasting}");
+        let refresh = split(&entry("tok", Some(&big), true), 100).unwrap_err();
+        assert!(matches!(refresh, KeyringError::TooLarge { .. }), "{refresh}");
+    }
 }
