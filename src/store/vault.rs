@@ -228,12 +228,12 @@ mod tests {
 
     #[test]
     fn both_tokens_go_to_the_keyring_when_they_fit() {
-        let (bytes, file) = split(&entry("tok", Some("ref"), true), 100).unwrap();
-        assert_eq!(item(&bytes), serde_json::json!({"token": "tok", "refresh_token": "ref"}));
+        let (bytes, file) = split(&entry("tok-s1", Some("ref-s2"), true), 100).unwrap();
+        assert_eq!(item(&bytes), serde_json::json!({"token": "tok-s1", "refresh_token": "ref-s2"}));
         assert!(file.token.is_none() && file.refresh_token.is_none());
         assert_eq!(file.keyring, Some(InKeyring { token: true, refresh_token: true }));
         let json = serde_json::to_string(&file).unwrap();
-        assert!(!json.contains("tok") && !json.contains("ref"), "{json}");
+        assert!(!json.contains("tok-s1") && !json.contains("ref-s2"), "{json}");
         assert!(file.has_token() && file.fresh(file.obtained_at, crate::token::Need::default()).is_ok());
     }
 
