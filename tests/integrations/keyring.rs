@@ -24,7 +24,9 @@ impl Bus {
         for tool in ["dbus-run-session", "gnome-keyring-daemon", "secret-tool"] {
             server::tool(tool)?;
         }
-        let run = s.dir.path().join("run");
+        // A runtime directory of its own for each start: a daemon of an earlier session that has not exited yet
+        // must not be found through its control socket there.
+        let run = s.dir.path().join(format!("run-{}", tokenfob_emulator::util::random_hex(4)));
         std::fs::create_dir_all(&run).unwrap();
         std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         let address = s.dir.path().join("bus-address");
@@ -228,4 +230,55 @@ fn secret_set_stores_a_password_that_a_login_then_uses() {
     assert!(lookup(&s, "tokenfob-test", "od-user").is_none());
     s.run(&["erase", "od"]).ok();
     s.run(&["get", "od"]).fails(2, "tokenfob secret set od password");
+}
+
+#[test]
+fn secret_set_on_a_terminal_reads_a_prompt_without_echo() {
+    // util-linux's `script` gives `secret set` a terminal.
+    let Some(script) = server::tool("script") else { return };
+    let s = Sandbox::new();
+    s.write_config(&s.seed_config().replace(
+        "password = { env = \"OD_PASSWORD\" }",
+        "password = { keyring = \"tokenfob-test\", user = \"od-user\" }",
+    ));
+    let Some(_bus) = Bus::start(&s, true) else { return };
+    let line = format!("{} secret set od password", env!("CARGO_BIN_EXE_tokenfob"));
+    let mut cmd = s.tool_command(&script);
+    cmd.args(["-qec", &line, "/dev/null"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Typed once the prompt shows (as a person would): what is typed before is discarded with the echo turned off.
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(&seen).contains("profile od: ") {
+            match std::io::Read::read(&mut stdout, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+        (seen, stdout)
+    });
+    let (mut seen, mut stdout) = seen.join().unwrap();
+    std::io::Write::write_all(&mut stdin, format!("{}\n", s.od_password).as_bytes()).unwrap();
+    // A bound on a run that went wrong, not a timing assertion.
+    let until = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("secret set still runs after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    std::io::Read::read_to_end(&mut stdout, &mut seen).unwrap();
+    let mut output = child.wait_with_output().unwrap();
+    output.stdout = seen;
+    let out = s.check(output);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("The password of profile od: "), "the prompt: {out:#?}");
+    assert!(!out.stdout.contains(&s.od_password), "the typed password was echoed: {out:#?}");
+    assert_eq!(lookup(&s, "tokenfob-test", "od-user").as_deref(), Some(s.od_password.as_str()));
+    s.get(&["od"]);
 }
