@@ -24,6 +24,25 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// What `tokenfob secret` does. The value is never an argument: arguments are visible to every user of the machine.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretAction {
+    /// Read the value from a hidden prompt (or stdin when it is not a terminal) and store it.
+    Set {
+        /// The profile.
+        profile: String,
+        /// The secret field whose `{ keyring = ... }` source names the item (password, client_secret, ...).
+        field: String,
+    },
+    /// Delete the item.
+    Delete {
+        /// The profile.
+        profile: String,
+        /// The secret field whose `{ keyring = ... }` source names the item.
+        field: String,
+    },
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -58,6 +77,12 @@ pub(crate) enum Command {
     Logout {
         /// The profile.
         profile: Option<String>,
+    },
+    /// Store or delete a secret in the system keyring, where a profile's `{ keyring = ... }` source names it.
+    Secret {
+        /// Set (read from a prompt, or stdin when it is not a terminal) or delete.
+        #[command(subcommand)]
+        action: SecretAction,
     },
     /// Show profiles and what is cached (never a token).
     Status {

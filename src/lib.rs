@@ -97,6 +97,7 @@ fn run(cli: Cli, env: Env, stdout: &mut dyn Write) -> Result<()> {
         Command::Login { profile } => shell::login(&app, profile.as_deref(), stdout),
         Command::Erase { profile, token } => shell::erase(&app, profile.as_deref(), token, stdout),
         Command::Logout { profile } => shell::logout(&app, profile.as_deref(), stdout),
+        Command::Secret { action } => faces::secret::run(&app, action, stdout),
         Command::Status { profile, json } => shell::status(&app, profile.as_deref(), json, stdout),
         Command::Protocol => faces::protocol::serve(&app, &mut std::io::stdin().lock(), stdout),
         Command::Kubectl { profile } => faces::kubectl::run(&app, profile.as_deref(), stdout),

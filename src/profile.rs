@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{self, CargoToken, CommandLine, Kind, RawConfig, RawProfile};
+use crate::config::{self, CargoToken, CommandLine, Kind, RawConfig, RawProfile, Store};
 use crate::environment::{self, Env};
 use crate::error::{Error, Result};
 use crate::fileid::ConfigStamp;
@@ -55,6 +55,8 @@ pub(crate) struct Profile {
     pub(crate) index_username: String,
     /// True when a secret is written literally in the file (for the permission warning).
     pub(crate) literal_secret: bool,
+    /// Where its cached tokens live: the file, or the system keyring (issue #14).
+    pub(crate) store: Store,
 }
 
 /// How a profile obtains its token.
@@ -104,8 +106,8 @@ fn check(raw: RawConfig, path: &Path) -> Result<Config> {
                 path.display()
             )));
         }
-        let profile =
-            build(&name, spec).map_err(|why| Error::Config(format!("{}: profile {name:?}: {why}", path.display())))?;
+        let profile = build(&name, spec, raw.store.unwrap_or_default())
+            .map_err(|why| Error::Config(format!("{}: profile {name:?}: {why}", path.display())))?;
         profiles.insert(name, profile);
     }
     if let Some(d) = &raw.default_profile
@@ -125,7 +127,7 @@ fn check(raw: RawConfig, path: &Path) -> Result<Config> {
     })
 }
 
-fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
+fn build(name: &str, raw: RawProfile, store: Store) -> std::result::Result<Profile, String> {
     let literal_secret = [&raw.password, &raw.bootstrap_token, &raw.token, &raw.client_secret]
         .iter()
         .any(|s| matches!(s, Some(SecretSource::Literal(_))))
@@ -167,6 +169,7 @@ fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
         registry_username: basic_user("registry_username", raw.registry_username.as_deref(), "oauth2")?,
         index_username: basic_user("index_username", raw.index_username.as_deref(), "__token__")?,
         literal_secret,
+        store: raw.store.unwrap_or(store),
     })
 }
 

@@ -2,8 +2,8 @@
 //!
 //! A [`Secret`] has no `Display`, a redacting `Debug`, and is zeroed when dropped; [`Secret::expose`] marks every
 //! place a secret leaves the type. A [`SecretSource`] is how the configuration says where a secret lives: a literal
-//! string, an environment variable, the first line of a file, the output of a shell command, or a prompt on the
-//! terminal (issue #2).
+//! string, an environment variable, the first line of a file, the output of a shell command, a prompt on the
+//! terminal (issue #2), or an item of the system keyring (issue #14).
 
 use std::fmt;
 
@@ -82,6 +82,12 @@ pub(crate) const SETUP_SOURCES: &[SourceForm] = &[
     SourceForm { key: "file", value_name: "PATH", about: "the first line of a file", extra: &[] },
     SourceForm { key: "command", value_name: "COMMAND", about: "what a command prints (pass, op, vault)", extra: &[] },
     SourceForm { key: "prompt", value_name: "LABEL", about: "typed on the terminal at each login", extra: &[] },
+    SourceForm {
+        key: "keyring",
+        value_name: "SERVICE",
+        about: "an item of the system keyring (put it there with `tokenfob secret set`)",
+        extra: &[("user", "NAME")],
+    },
 ];
 
 /// Where a secret comes from, as written in the configuration.
@@ -97,6 +103,8 @@ pub(crate) enum SecretSource {
     Command(String),
     /// `{ prompt = "Password for od" }`: typed on the terminal.
     Prompt(String),
+    /// `{ keyring = "SERVICE", user = "NAME" }`: an item of the system keyring.
+    Keyring { service: String, user: String },
 }
 
 impl fmt::Debug for SecretSource {
@@ -108,6 +116,7 @@ impl fmt::Debug for SecretSource {
             SecretSource::File(p) => write!(f, "file:{p}"),
             SecretSource::Command(c) => write!(f, "command:{c}"),
             SecretSource::Prompt(p) => write!(f, "prompt:{p}"),
+            SecretSource::Keyring { service, user } => write!(f, "keyring:{service}:{user}"),
         }
     }
 }
@@ -124,7 +133,7 @@ impl<'de> Visitor<'de> for SourceVisitor {
     type Value = SecretSource;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string, or a table with one of env, file, command, prompt")
+        f.write_str("a string, or a table with one of env, file, command, prompt, or keyring and user")
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<SecretSource, E> {
@@ -132,18 +141,33 @@ impl<'de> Visitor<'de> for SourceVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretSource, A::Error> {
-        let Some((key, value)) = map.next_entry::<String, String>()? else {
-            return Err(de::Error::custom("empty secret source: expected one of env, file, command, prompt"));
-        };
-        if map.next_key::<String>()?.is_some() {
-            return Err(de::Error::custom("a secret source has exactly one key: env, file, command or prompt"));
+        const KEYS: &[&str] = &["env", "file", "command", "prompt", "keyring"];
+        let mut keys = std::collections::BTreeMap::new();
+        while let Some((key, value)) = map.next_entry::<String, String>()? {
+            if keys.len() == 2 || keys.insert(key.clone(), value).is_some() {
+                return Err(de::Error::custom(format!("a secret source has one key too many: {key}")));
+            }
         }
-        match key.as_str() {
-            "env" => Ok(SecretSource::Env(value)),
-            "file" => Ok(SecretSource::File(value)),
-            "command" => Ok(SecretSource::Command(value)),
-            "prompt" => Ok(SecretSource::Prompt(value)),
-            other => Err(de::Error::unknown_field(other, &["env", "file", "command", "prompt"])),
+        let user = keys.remove("user");
+        let mut rest = keys.into_iter();
+        let (Some((key, value)), None) = (rest.next(), rest.next()) else {
+            return Err(de::Error::custom(
+                "a secret source has exactly one key: env, file, command or prompt (or keyring with user)",
+            ));
+        };
+        match (key.as_str(), user) {
+            ("keyring", Some(user)) => Ok(SecretSource::Keyring { service: value, user }),
+            ("keyring", None) => {
+                Err(de::Error::custom("a keyring source also needs `user`: { keyring = \"SERVICE\", user = \"NAME\" }"))
+            }
+            (_, Some(_)) if KEYS.contains(&key.as_str()) => Err(de::Error::custom(format!(
+                "a secret source has exactly one key: `user` goes only with `keyring`, not `{key}`"
+            ))),
+            ("env", None) => Ok(SecretSource::Env(value)),
+            ("file", None) => Ok(SecretSource::File(value)),
+            ("command", None) => Ok(SecretSource::Command(value)),
+            ("prompt", None) => Ok(SecretSource::Prompt(value)),
+            (other, _) => Err(de::Error::unknown_field(other, KEYS)),
         }
     }
 }
@@ -168,11 +192,14 @@ mod tests {
             c: SecretSource,
             d: SecretSource,
             e: SecretSource,
+            f: SecretSource,
         }
         let t: T = toml::from_str(
-            "a = \"lit\"\nb = { env = \"X\" }\nc = { file = \"~/f\" }\nd = { command = \"echo hi\" }\ne = { prompt = \"P\" }",
+            "a = \"lit\"\nb = { env = \"X\" }\nc = { file = \"~/f\" }\nd = { command = \"echo hi\" }\ne = { prompt = \"P\" }\n\
+             f = { user = \"me\", keyring = \"svc\" }",
         )
         .unwrap();
+        assert_eq!(t.f, SecretSource::Keyring { service: "svc".into(), user: "me".into() });
         assert_eq!(t.a, SecretSource::Literal(Secret::new("lit".into())));
         assert_eq!(t.b, SecretSource::Env("X".into()));
         assert_eq!(t.c, SecretSource::File("~/f".into()));
@@ -191,5 +218,13 @@ mod tests {
         assert!(err.contains("vault"), "{err}");
         let err = toml::from_str::<T>("a = { env = \"X\", file = \"y\" }").unwrap_err().to_string();
         assert!(err.contains("exactly one key"), "{err}");
+        for wrong in [
+            "a = { keyring = \"s\" }",
+            "a = { env = \"X\", user = \"u\" }",
+            "a = { keyring = \"s\", user = \"u\", file = \"f\" }",
+        ] {
+            let err = toml::from_str::<T>(wrong).unwrap_err().to_string();
+            assert!(err.contains("user") || err.contains("too many"), "{wrong}: {err}");
+        }
     }
 }

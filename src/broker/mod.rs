@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::fileid::ConfigStamp;
 use crate::profile::{Profile, Source};
 use crate::secret::Secret;
-use crate::store::{Cache, Entry, Lock};
+use crate::store::{Cache, Entry, Lock, Store, Vault};
 use crate::token::{self, Need, Stale};
 
 /// Serves tokens from one cache directory.
@@ -57,7 +57,8 @@ pub(crate) struct Broker<'a> {
 pub(crate) fn peek(config: &Path, cache_dir: PathBuf, profile: &str, now: OffsetDateTime) -> Option<Served> {
     let stamp = ConfigStamp::of(config)?;
     let entry = Cache::new(cache_dir).read(profile).ok()??;
-    if entry.config.as_ref() != Some(&stamp) {
+    // Tokens in the keyring take the full path: the keyring is not for the fast start.
+    if entry.config.as_ref() != Some(&stamp) || entry.keyring.is_some() {
         return None;
     }
     // An absurd margin (a damaged or forged entry) is a miss: the full path uses the configuration's own.
@@ -106,6 +107,9 @@ impl Broker<'_> {
             crate::log::debug(format_args!("profile {}: renewed by another process meanwhile", profile.name));
             return serve(profile, entry.clone(), min_valid, now);
         }
+        if let Err(e) = self.check_keyring(profile) {
+            return ride_out(profile, current, e, min_valid, now);
+        }
         self.renew(profile, fp, current, lock.as_ref(), min_valid, now)
     }
 
@@ -121,8 +125,9 @@ impl Broker<'_> {
             && lasting::revoke(profile, entry, true, self.resolver(profile))?
         {
             // Revoked: a login that fails now must not leave a dead token cached.
-            self.cache.remove(lock)?;
+            self.forget(profile, lock, Some(entry))?;
         }
+        self.check_keyring(profile)?;
         // No refresh: `current` is not passed on, so a login it is.
         self.obtain(profile, fp, None, lock.as_ref(), now).and_then(|entry| self.keep(profile, entry, lock.as_ref()))
     }
@@ -132,8 +137,11 @@ impl Broker<'_> {
     /// A token that never expires is revoked first (a failure keeps it cached, so nothing is left behind).
     pub(crate) fn erase(&self, profile: &Profile, only: Option<&Secret>) -> Result<bool> {
         let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
-        let Some(mut entry) = self.cache.read(&profile.name)? else {
+        let Some(raw) = self.cache.read(&profile.name)? else {
             return Ok(false);
+        };
+        let Some(mut entry) = self.fill(profile, raw.clone())? else {
+            return self.forget(profile, &lock, Some(&raw));
         };
         if only.is_some_and(|t| entry.token.as_ref() != Some(t)) {
             return Ok(false);
@@ -142,9 +150,9 @@ impl Broker<'_> {
         lasting::revoke(profile, &entry, !keep_refresh, self.resolver(profile))?;
         if keep_refresh {
             entry.token = None;
-            return self.cache.write(&lock, &entry).map(|()| true);
+            return self.save(profile, &lock, &entry).map(|()| true);
         }
-        self.cache.remove(&lock)
+        self.forget(profile, &lock, Some(&raw))
     }
 
     /// Revokes the token server-side where the kind can, then erases it. Returns (revoked, erased). When revoking
@@ -152,7 +160,11 @@ impl Broker<'_> {
     /// revoked, as in [`Broker::erase`]: its token and ids would go to whatever server the settings name now.
     pub(crate) fn logout(&self, profile: &Profile) -> Result<(bool, bool)> {
         let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
-        let entry = self.cache.read(&profile.name)?;
+        let raw = self.cache.read(&profile.name)?;
+        let entry = match raw.clone() {
+            Some(raw) => self.fill(profile, raw)?,
+            None => None,
+        };
         let revoked = match (&profile.source, &entry) {
             (Source::Recipe(_), Some(entry)) if entry.token.is_some() && entry.fingerprint != profile.fingerprint() => {
                 crate::log::warn(format_args!(
@@ -169,13 +181,14 @@ impl Broker<'_> {
             }
             _ => false,
         };
-        Ok((revoked, self.cache.remove(&lock)?))
+        Ok((revoked, self.forget(profile, &lock, raw.as_ref())?))
     }
 
     /// What the cache holds for `profile`.
+    /// Never reads the keyring: the file's marker says what is there.
     pub(crate) fn status(&self, profile: &Profile, now: OffsetDateTime) -> Result<Status> {
-        let entry = self.read(profile, &profile.fingerprint())?;
-        let has_token = entry.as_ref().is_some_and(|e| e.token.is_some());
+        let entry = self.read_file(profile, &profile.fingerprint())?;
+        let has_token = entry.as_ref().is_some_and(Entry::has_token);
         let expires_at = entry.as_ref().filter(|_| has_token).and_then(|e| e.expires_at);
         Ok(Status {
             profile: profile.name.clone(),
@@ -202,8 +215,16 @@ impl Broker<'_> {
         Served::from_entry(&profile.name, entry, profile.refresh_margin).map(Some)
     }
 
-    /// The cached entry, if it was made with the profile's current settings.
+    /// The cached entry, if it was made with the profile's current settings, with its tokens from the keyring.
     fn read(&self, profile: &Profile, fingerprint: &str) -> Result<Option<Entry>> {
+        match self.read_file(profile, fingerprint)? {
+            Some(entry) => self.fill(profile, entry),
+            None => Ok(None),
+        }
+    }
+
+    /// The cached entry as the file holds it, if it was made with the profile's current settings.
+    fn read_file(&self, profile: &Profile, fingerprint: &str) -> Result<Option<Entry>> {
         let Some(entry) = self.cache.read(&profile.name)? else { return Ok(None) };
         if entry.fingerprint != fingerprint {
             crate::log::debug(format_args!(
@@ -222,6 +243,59 @@ impl Broker<'_> {
             return Ok(None);
         }
         Ok(Some(entry))
+    }
+
+    /// How `profile`'s entry reaches the system keyring. Made only when the keyring is involved: the cache-hit path
+    /// of `store = "file"` never gets here.
+    fn vault(&self, profile: &Profile) -> Vault {
+        Vault {
+            store: profile.store,
+            item: self.cache.keyring_item(&profile.name),
+            timeout: profile.net.timeout,
+            may_unlock: self.may_prompt && crate::sys::tty::Tty::open().is_some(),
+            profile: profile.name.clone(),
+        }
+    }
+
+    /// `entry` with its tokens from the keyring when its file says they are there; `None` when they are gone.
+    fn fill(&self, profile: &Profile, entry: Entry) -> Result<Option<Entry>> {
+        if entry.keyring.is_none() {
+            return Ok(Some(entry));
+        }
+        self.vault(profile).fill(entry)
+    }
+
+    /// Writes `entry` under `lock`: its tokens to the keyring first when the profile keeps them there. A profile
+    /// switched back to the file also drops the keyring item its last entry used.
+    fn save(&self, profile: &Profile, lock: &Lock, entry: &Entry) -> Result<()> {
+        if profile.store != Store::File {
+            return self.cache.write(lock, &self.vault(profile).put(entry)?);
+        }
+        let before = self.cache.read(&profile.name).ok().flatten();
+        self.cache.write(lock, entry)?;
+        if before.is_some_and(|e| e.keyring.is_some()) {
+            self.vault(profile).delete()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the entry under `lock` and, when the profile uses the keyring or `raw` (the file as it was) had tokens
+    /// there, its keyring item. True when there was an entry.
+    fn forget(&self, profile: &Profile, lock: &Lock, raw: Option<&Entry>) -> Result<bool> {
+        let removed = self.cache.remove(lock)?;
+        if profile.store != Store::File || raw.is_some_and(|e| e.keyring.is_some()) {
+            self.vault(profile).delete()?;
+        }
+        Ok(removed)
+    }
+
+    /// With `store = "keyring"`, fails before a login when the keyring cannot take its result (locked and nobody to
+    /// unlock it, or not there at all), so that nobody types a password for a token that cannot be kept.
+    fn check_keyring(&self, profile: &Profile) -> Result<()> {
+        if profile.store != Store::Keyring {
+            return Ok(());
+        }
+        self.vault(profile).check()
     }
 
     /// The profile's lock, or `None` when the cache directory cannot hold one (then there is no cache at all),

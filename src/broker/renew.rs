@@ -12,7 +12,7 @@ use super::{Broker, later, ride_out, warn_short};
 use crate::engine::{Engine, Outcome};
 use crate::error::{Error, Result};
 use crate::profile::{Profile, Source};
-use crate::store::{Entry, Lock};
+use crate::store::{Entry, Lock, Store};
 use crate::token;
 
 impl Broker<'_> {
@@ -58,11 +58,16 @@ impl Broker<'_> {
             ));
         }
         if let Some(lock) = lock
-            && let Err(e) = self.cache.write(lock, &entry)
+            && let Err(e) = self.save(profile, lock, &entry)
         {
-            if !lasting(profile, &entry) {
+            // With `store = "keyring"` a token that cannot be kept there is an error (issue #14): the user chose the
+            // keyring, and a login per call would go unnoticed.
+            if !lasting(profile, &entry) && profile.store != Store::Keyring {
                 crate::log::warn(format_args!("{e}; the token is served but not cached"));
                 return Served::from_entry(&profile.name, entry, profile.refresh_margin);
+            }
+            if !lasting(profile, &entry) {
+                return Err(e);
             }
             let what = match lasting::revoke(profile, &entry, true, self.resolver(profile)) {
                 Ok(true) => "so it was revoked".to_owned(),
@@ -113,7 +118,7 @@ impl Broker<'_> {
                     if let Some(lock) = lock {
                         let mut rest = entry.clone();
                         (rest.refresh_token, rest.refresh_expires_at) = (None, None);
-                        let _ = self.cache.write(lock, &rest);
+                        let _ = self.save(profile, lock, &rest);
                     }
                 }
                 Err(e) => return Err(e),

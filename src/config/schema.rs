@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::recipe::{CallSpec, LookupSpec, ReplySpec, VarSpec};
 use crate::secret::SecretSource;
+pub(crate) use crate::store::Store;
 
 /// The profile kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -47,6 +48,8 @@ impl Kind {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
     pub(crate) default_profile: Option<String>,
+    /// Where cached tokens live unless a profile says otherwise (issue #14).
+    pub(crate) store: Option<Store>,
     #[serde(default)]
     pub(crate) profiles: BTreeMap<String, RawProfile>,
 }
@@ -105,6 +108,7 @@ pub(crate) struct RawProfile {
     pub(crate) params: BTreeMap<String, String>,
     pub(crate) serve: Option<Serve>,
     pub(crate) interactive_timeout: Option<DurationText>,
+    pub(crate) store: Option<Store>,
 }
 
 /// The OAuth 2.0 grant a profile logs in with.

@@ -1,5 +1,6 @@
 //! Where a secret comes from: resolving a [`SecretSource`] (a literal, an environment variable, the first line of a
-//! file, a command's output, or a prompt on the terminal) into a [`Secret`], bounded in size and time.
+//! file, a command's output, a prompt on the terminal, or an item of the system keyring) into a [`Secret`], bounded
+//! in size and time.
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use zeroize::Zeroizing;
 use crate::environment::Env;
 use crate::error::{Error, Result};
 use crate::secret::{Secret, SecretSource};
+use crate::sys::keyring::{Item, KeyringError};
 use crate::sys::tty::Tty;
 
 /// The largest `{ file = ... }` secret file read (only its first line is used).
@@ -50,7 +52,45 @@ impl Resolver<'_> {
             }
             SecretSource::Command(cmd) => run_command(cmd, self.timeout).map_err(fail),
             SecretSource::Prompt(label) => self.prompt(label, what),
+            SecretSource::Keyring { service, user } => self.read_keyring(service, user, what),
         }
+    }
+
+    /// The item `service`/`user` of the system keyring (put there by `tokenfob secret set`), bounded by the
+    /// profile's `timeout`. A locked keyring is unlocked only when someone can answer its prompt.
+    fn read_keyring(&self, service: &str, user: &str, what: &str) -> Result<Secret> {
+        let item = Item { service: service.to_owned(), user: user.to_owned() };
+        let may_unlock = self.may_prompt && Tty::open().is_some();
+        let doing = format!("reading the {what} of profile {:?} from the system keyring", self.profile);
+        let field = what.replace(' ', "_");
+        let fail = |why: String| Error::Config(format!("{doing}: {why}"));
+        let bytes = match item.get(self.timeout, may_unlock) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Err(fail(format!(
+                    "it holds no item for service {service:?} and user {user:?} (store one with `tokenfob secret set \
+                     {} {field}`)",
+                    self.profile
+                )));
+            }
+            Err(KeyringError::Locked) if !may_unlock => {
+                return Err(Error::InteractionRequired {
+                    what: doing,
+                    why: "the keyring is locked and only a terminal can have it unlocked".into(),
+                    profile: self.profile.to_owned(),
+                });
+            }
+            Err(e) => {
+                return Err(fail(format!(
+                    "{e} (or take the {what} from {{ env = ... }}, {{ file = ... }} or {{ command = ... }} instead)"
+                )));
+            }
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| fail("the item is not UTF-8 text".into()))?;
+        if text.is_empty() {
+            return Err(fail(format!("the item for service {service:?} and user {user:?} is empty")));
+        }
+        Ok(Secret::new(text.to_owned()))
     }
 
     fn prompt(&self, label: &str, what: &str) -> Result<Secret> {

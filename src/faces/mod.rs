@@ -19,6 +19,7 @@ pub(crate) mod goauth;
 pub(crate) mod kubectl;
 pub(crate) mod protocol;
 pub(crate) mod quick;
+pub(crate) mod secret;
 pub(crate) mod setup;
 pub(crate) mod shell;
 pub(crate) mod terraform;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::vault::InKeyring;
 use crate::fileid::ConfigStamp;
 use crate::secret::{Secret, exposed};
 use crate::token::{self, Need, Stale};
@@ -46,6 +47,9 @@ pub(crate) struct Entry {
     /// The profile's refresh margin in milliseconds, for the same shortcut.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) margin_ms: Option<u64>,
+    /// Which of the tokens sit in the system keyring instead of this file (`store = "keyring"`, issue #14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) keyring: Option<InKeyring>,
 }
 
 impl Entry {
@@ -63,17 +67,24 @@ impl Entry {
             vars: BTreeMap::new(),
             config: None,
             margin_ms: None,
+            keyring: None,
         }
     }
 
     /// The one freshness rule: `Ok` when the entry's token stays valid for `need` after `now` ([`token::check`]).
     pub(crate) fn fresh(&self, now: OffsetDateTime, need: Need) -> Result<(), Stale> {
-        token::check(self.token.is_some(), self.obtained_at, self.expires_at, now, need)
+        token::check(self.has_token(), self.obtained_at, self.expires_at, now, need)
     }
 
-    /// True when the refresh token exists and has not expired at `now`.
+    /// True when there is a token, here or in the keyring.
+    pub(crate) fn has_token(&self) -> bool {
+        self.token.is_some() || self.keyring.is_some_and(|k| k.token)
+    }
+
+    /// True when the refresh token exists (here or in the keyring) and has not expired at `now`.
     pub(crate) fn can_refresh(&self, now: OffsetDateTime) -> bool {
-        self.refresh_token.is_some() && self.refresh_expires_at.is_none_or(|at| at > now)
+        let held = self.refresh_token.is_some() || self.keyring.is_some_and(|k| k.refresh_token);
+        held && self.refresh_expires_at.is_none_or(|at| at > now)
     }
 }
 

@@ -26,9 +26,11 @@ mod entry;
 mod lock;
 pub(crate) mod paths;
 mod private;
+mod vault;
 
 pub(crate) use entry::{Entry, parse_entry};
 pub(crate) use lock::Lock;
+pub(crate) use vault::{Store, Vault, keyring_error};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -123,6 +125,15 @@ impl Cache {
             make_private(&self.dir, &dir, true).map_err(refused)?;
         }
         Ok(true)
+    }
+
+    /// The keyring item that holds the tokens of `profile` with `store = "keyring"`: one per profile and cache
+    /// directory, so that two cache directories never share one.
+    pub(crate) fn keyring_item(&self, profile: &str) -> crate::sys::keyring::Item {
+        crate::sys::keyring::Item {
+            service: vault::CACHE_SERVICE.to_owned(),
+            user: format!("{profile}@{}", self.dir.display()),
+        }
     }
 
     /// Takes the lock of `profile`, waiting at most `timeout` for another holder.

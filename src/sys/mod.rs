@@ -1,13 +1,15 @@
 //! The operating system: small facts (random bytes, the host name) here; beside it one module per concern, each
 //! with the same functions on Unix and Windows in `<concern>/unix.rs` and `<concern>/windows.rs`: start-up and
 //! hardening of this process (`process`), files opened without surprises (`fs`), who may read and write the cache
-//! (`protect`), child processes (`child`), the terminal (`tty`) and what an interruption must undo (`cleanup`).
+//! (`protect`), child processes (`child`), the terminal (`tty`) and what an interruption must undo (`cleanup`); and
+//! the system keyring (`keyring`, through the `keyring` crate, split Linux / the native stores instead).
 
 pub(crate) mod child;
 #[cfg_attr(unix, path = "cleanup/unix.rs")]
 #[cfg_attr(windows, path = "cleanup/windows.rs")]
 mod cleanup;
 pub(crate) mod fs;
+pub(crate) mod keyring;
 mod process;
 pub(crate) mod protect;
 pub(crate) mod tty;

@@ -8,6 +8,7 @@ mod exec;
 mod git;
 mod goauth;
 mod httpie;
+mod keyring;
 pub mod kubectl;
 mod pnpm;
 mod python;

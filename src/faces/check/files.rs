@@ -179,6 +179,21 @@ pub(super) fn source(source: &SecretSource, env: &Env) -> (Level, String) {
         SecretSource::File(file) => secret_file(&crate::engine::secrets::expand_home(file, env)),
         SecretSource::Command(line) => program(line, env),
         SecretSource::Prompt(_) => (Level::Note, "typed on the terminal at each login (check asks nothing)".into()),
+        SecretSource::Keyring { service, user } => keyring_item(service, user),
+    }
+}
+
+/// Whether the keyring holds the item, never unlocking it (a locked keyring is a warning, not a prompt) and never
+/// keeping the value: it is dropped, zeroed, as soon as it is known to be there.
+fn keyring_item(service: &str, user: &str) -> (Level, String) {
+    use crate::sys::keyring::{Item, KeyringError};
+    let item = Item { service: service.to_owned(), user: user.to_owned() };
+    let named = format!("keyring item {service} / {user}");
+    match item.get(std::time::Duration::from_secs(5), false) {
+        Ok(Some(_)) => (Level::Ok, format!("{named} is there")),
+        Ok(None) => (Level::Error, format!("{named} is not there (tokenfob secret set PROFILE FIELD puts it there)")),
+        Err(KeyringError::Locked) => (Level::Warning, format!("{named}: the keyring is locked (unlock it to check)")),
+        Err(e) => (Level::Error, format!("{named}: {e}")),
     }
 }
 

@@ -48,8 +48,6 @@ impl Tty {
 
     /// Shows `prompt`, reads one line with echo off, and returns it without the newline.
     pub(crate) fn read_hidden(&mut self, prompt: &str) -> io::Result<String> {
-        self.file.write_all(prompt.as_bytes())?;
-        self.file.flush()?;
         let fd = self.file.as_raw_fd();
         // SAFETY: termios is plain data; tcgetattr fills it for a descriptor we own.
         let mut saved: libc::termios = unsafe { std::mem::zeroed() };
@@ -63,8 +61,11 @@ impl Tty {
             // SAFETY: as above; the settings are restored below.
             unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) };
         }
+        // The prompt comes once echo is off, as readpassphrase(3) does it: what is typed after it shows is read,
+        // not discarded by the TCSAFLUSH above.
+        let shown = self.file.write_all(prompt.as_bytes()).and_then(|()| self.file.flush());
         let mut line = String::new();
-        let read = BufReader::new(&self.file).read_line(&mut line);
+        let read = shown.and_then(|()| BufReader::new(&self.file).read_line(&mut line));
         if have_termios {
             // SAFETY: restores what tcgetattr returned.
             unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
