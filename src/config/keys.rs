@@ -175,7 +175,7 @@ mod tests {
     fn the_schema_names_its_own_keys() {
         let profile = fields_of::<RawProfile>();
         assert!(profile.contains(&"match") && profile.contains(&"password") && profile.contains(&"issuer"));
-        assert_eq!(fields_of::<RawConfig>(), ["default_profile", "profiles"]);
+        assert_eq!(fields_of::<RawConfig>(), ["default_profile", "store", "profiles"]);
         assert!(fields_of::<ReplySpec>().contains(&"token_pointer"));
     }
 
