@@ -24,7 +24,7 @@ fn a_person_sets_up_a_profile_at_the_terminal_and_it_logs_in() {
     pty.expect("User name: ");
     pty.send(OD_USER);
     pty.expect("Where does the password come from?");
-    pty.expect("Choose 1-5 [1]: ");
+    pty.expect("Choose 1-6 [1]: ");
     pty.send("");
     pty.expect("env VAR [OD2_PASSWORD]: ");
     pty.send("OD_PASSWORD");
@@ -56,14 +56,14 @@ fn a_typed_secret_is_never_echoed_and_is_written_only_when_confirmed() {
     pty.send(&format!("{}/rest/v1/refresh", sb.emu.url()));
     pty.expect("User name: ");
     pty.send(SESSION_USER);
-    pty.expect("Choose 1-5 [1]: ");
+    pty.expect("Choose 1-6 [1]: ");
     pty.send("text");
     pty.expect("The password (not shown): ");
     pty.send(&sb.session_password);
     pty.expect("Write it anyway? [y/N]: ");
     pty.send("n");
     // Declined: the question comes back, and this time the password comes from a variable.
-    pty.expect("Choose 1-5 [1]: ");
+    pty.expect("Choose 1-6 [1]: ");
     pty.send("1");
     pty.expect("[ACME2_PASSWORD]: ");
     pty.send("ACME_PASSWORD");
@@ -218,7 +218,7 @@ fn a_person_sets_up_oauth2_from_an_issuer_at_the_terminal() {
     pty.expect("Client id: ");
     pty.send("cli");
     pty.expect("Where does the client secret come from?");
-    pty.expect("Choose 1-5 [1]: ");
+    pty.expect("Choose 1-6 [1]: ");
     pty.send("");
     pty.expect("env VAR [CORP_CLIENT_SECRET]: ");
     pty.send("CLIENT_SECRET");
