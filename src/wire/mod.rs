@@ -12,6 +12,7 @@ mod platform;
 mod steps;
 mod tools;
 
+use std::env::consts::EXE_SUFFIX;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -127,15 +128,18 @@ pub(crate) fn host_port(url: &url::Url) -> String {
 impl Place {
     /// Works out the place from the environment and `--bin-dir`.
     fn find(env: &Env, bin_dir: Option<&Path>) -> Result<Place> {
-        let home = env.get("HOME").map(PathBuf::from).filter(|h| h.is_absolute()).ok_or_else(|| {
-            Error::Config("wire: $HOME is not set to an absolute path (the tools' configuration lives there)".into())
+        let home = platform::home(env).ok_or_else(|| {
+            Error::Config(format!(
+                "wire: {} is not set to an absolute path (the tools' configuration lives there)",
+                platform::HOME
+            ))
         })?;
         let exe = std::env::current_exe().map_err(|e| Error::system("finding tokenfob's own path", e))?;
         let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
         let path_dirs: Vec<PathBuf> = env.get("PATH").map(|p| std::env::split_paths(p).collect()).unwrap_or_default();
         let on_path = path_dirs
             .iter()
-            .map(|d| d.join("tokenfob"))
+            .map(|d| d.join(format!("tokenfob{EXE_SUFFIX}")))
             .find(|p| p.is_file())
             .filter(|p| std::fs::canonicalize(p).is_ok_and(|c| c == exe));
         let command = match &on_path {

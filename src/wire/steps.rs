@@ -155,9 +155,7 @@ impl Step {
 
 fn link_state(path: &Path, program: &Path) -> State {
     let Ok(meta) = std::fs::symlink_metadata(path) else { return State::Absent };
-    let same =
-        |a: &Path, b: &Path| std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b));
-    if meta.file_type().is_symlink() && same(path, program) {
+    if platform::links_to(path, &meta, program) {
         return State::Same;
     }
     match std::fs::read_link(path) {
@@ -202,7 +200,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
     let written = platform::create_new(&temp, mode)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
         .and_then(|()| platform::set_mode(&temp, mode))
-        .and_then(|()| std::fs::rename(&temp, &path));
+        .and_then(|()| crate::sys::fs::replace(&temp, &path));
     written.map_err(|e| {
         let _ = std::fs::remove_file(&temp);
         Error::io("writing", &path, e)

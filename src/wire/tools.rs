@@ -2,6 +2,7 @@
 //! the same values so that what is printed is what is written. The snippets are the ones docs/integrations.md
 //! documents and tests/integrations/ proves with the real tools.
 
+use std::env::consts::EXE_SUFFIX;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
@@ -218,7 +219,7 @@ pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[St
 
 fn terraform(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Plan {
     let file = file_from(env, "TF_CLI_CONFIG_FILE", place, ".terraformrc");
-    let link = place.home.join(".terraform.d/plugins/terraform-credentials-tokenfob");
+    let link = place.home.join(format!(".terraform.d/plugins/terraform-credentials-tokenfob{EXE_SUFFIX}"));
     let line = "credentials_helper \"tokenfob\" {}".to_owned();
     let host = target_url(profile, ask.url).map_or_else(|_| "the hosts its `match` covers".into(), |u| host_port(&u));
     let snippet = format!(
@@ -236,7 +237,7 @@ fn terraform(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Plan {
 
 fn bazel(url: &url::Url, place: &Place) -> Plan {
     let host = url.host_str().unwrap_or_default();
-    let link = place.link("tokenfob-credential-helper");
+    let link = place.link(&format!("tokenfob-credential-helper{EXE_SUFFIX}"));
     let file = place.home.join(".bazelrc");
     let key = format!("common --credential_helper={host}=");
     let line = format!("{key}{}", link.display());
@@ -286,7 +287,7 @@ fn docker(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Result<Plan
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .map_or_else(|| place.home.join(".docker/config.json"), |dir| dir.join("config.json"));
-    let link = place.link("docker-credential-tokenfob");
+    let link = place.link(&format!("docker-credential-tokenfob{EXE_SUFFIX}"));
     let snippet = format!(
         "ln -s {} {}      # a directory on the tools' PATH\n# {}:\n{{ \"credHelpers\": {{ {}: \"tokenfob\" }} }}\n",
         sh(&place.program.display().to_string()),

@@ -2,7 +2,24 @@
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::environment::Env;
+
+/// The home directory the tools keep their configuration in: `$HOME`, when it is an absolute path.
+pub(super) fn home(env: &Env) -> Option<PathBuf> {
+    env.get("HOME").map(PathBuf::from).filter(|h| h.is_absolute())
+}
+
+/// What must be set for [`home`], in messages.
+pub(super) const HOME: &str = "$HOME";
+
+/// True when `path` (whose metadata is `meta`) is a symlink to `program`.
+pub(super) fn links_to(path: &Path, meta: &Metadata, program: &Path) -> bool {
+    let same =
+        |a: &Path, b: &Path| std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b));
+    meta.file_type().is_symlink() && same(path, program)
+}
 
 /// Makes `at` a symlink to `target`.
 pub(super) fn link(target: &Path, at: &Path) -> std::io::Result<()> {

@@ -1,12 +1,47 @@
 //! Windows: a symlink needs a privilege most users lack, so a helper name is a copy of tokenfob.exe (as
-//! docs/integrations.md says for Terraform and Docker); files have no permission bits to keep. Untested.
+//! docs/integrations.md says for Terraform and Docker), and a copy with the same bytes counts as already wired;
+//! files have no permission bits to keep. The tools' home is `%USERPROFILE%` (where docker, kubectl, cargo and npm
+//! look), else `%HOME%`.
 
 use std::fs::{File, Metadata, OpenOptions};
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
-/// Makes `at` a copy of `target`.
+use crate::environment::Env;
+
+/// The home directory the tools keep their configuration in: `%USERPROFILE%`, else `%HOME%`, when absolute.
+pub(super) fn home(env: &Env) -> Option<PathBuf> {
+    ["USERPROFILE", "HOME"].into_iter().filter_map(|v| env.get(v)).map(PathBuf::from).find(|h| h.is_absolute())
+}
+
+/// What must be set for [`home`], in messages.
+pub(super) const HOME: &str = "%USERPROFILE%";
+
+/// True when `path` (whose metadata is `meta`) is a copy of `program`: a regular file with the same bytes.
+pub(super) fn links_to(path: &Path, meta: &Metadata, program: &Path) -> bool {
+    let Ok(theirs) = std::fs::metadata(program) else { return false };
+    meta.is_file() && meta.len() == theirs.len() && same_bytes(path, program).unwrap_or(false)
+}
+
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (mut a, mut b) = (File::open(a)?, File::open(b)?);
+    let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = a.read(&mut x)?;
+        if n == 0 {
+            return Ok(b.read(&mut y)? == 0);
+        }
+        b.read_exact(&mut y[..n])?;
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+    }
+}
+
+/// Makes `at` a copy of `target` (which, when relative, names a file beside `at`, as a symlink's target would).
 pub(super) fn link(target: &Path, at: &Path) -> std::io::Result<()> {
-    std::fs::copy(target, at).map(|_| ())
+    let source = at.parent().map_or_else(|| target.to_owned(), |dir| dir.join(target));
+    std::fs::copy(source, at).map(|_| ())
 }
 
 /// Windows files have no permission bits.
