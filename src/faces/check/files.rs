@@ -219,14 +219,14 @@ pub(super) fn program(line: &str, env: &Env) -> (Level, String) {
     }
     if word.contains('/') {
         let path = crate::engine::secrets::expand_home(word, env);
-        return if crate::sys::fs::executable(Path::new(&path)).is_some() {
+        return if crate::sys::fs::executable(Path::new(&path), env.get("PATHEXT")).is_some() {
             (Level::Ok, format!("program {path} exists"))
         } else {
             (Level::Error, format!("program {path} is not an executable file"))
         };
     }
     let path = env.get("PATH").unwrap_or_default();
-    match std::env::split_paths(path).find_map(|d| crate::sys::fs::executable(&d.join(word))) {
+    match std::env::split_paths(path).find_map(|d| crate::sys::fs::executable(&d.join(word), env.get("PATHEXT"))) {
         Some(found) => (Level::Ok, format!("program {word} is {}", found.display())),
         None => (Level::Error, format!("program {word} is not on PATH (install it, or give its full path)")),
     }

@@ -31,8 +31,8 @@ pub(crate) fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::rename(from, to)
 }
 
-/// `path` when it is a regular file with an execute bit.
-pub(crate) fn executable(path: &Path) -> Option<PathBuf> {
+/// `path` when it is a regular file with an execute bit (`_pathext` is Windows' list of program extensions).
+pub(crate) fn executable(path: &Path, _pathext: Option<&str>) -> Option<PathBuf> {
     let meta = std::fs::metadata(path).ok()?;
     (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| path.to_owned())
 }

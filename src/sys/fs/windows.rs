@@ -65,13 +65,12 @@ fn busy(e: &std::io::Error) -> bool {
 }
 
 /// What `cmd` runs for `path`: the file itself when it names one, else the first of `path` with an extension from
-/// `PATHEXT` (default `.COM;.EXE;.BAT;.CMD`) added that is a file.
-pub(crate) fn executable(path: &Path) -> Option<PathBuf> {
+/// `pathext` (`%PATHEXT%`; default `.COM;.EXE;.BAT;.CMD`) added that is a file.
+pub(crate) fn executable(path: &Path, pathext: Option<&str>) -> Option<PathBuf> {
     if path.extension().is_some() && path.is_file() {
         return Some(path.to_owned());
     }
-    let exts = std::env::var("PATHEXT").unwrap_or_else(|_| ".COM;.EXE;.BAT;.CMD".into());
-    exts.split(';').filter(|e| e.starts_with('.')).find_map(|ext| {
+    pathext.unwrap_or(".COM;.EXE;.BAT;.CMD").split(';').filter(|e| e.starts_with('.')).find_map(|ext| {
         let mut name = path.as_os_str().to_owned();
         name.push(ext.to_ascii_lowercase());
         let candidate = PathBuf::from(name);
