@@ -135,13 +135,13 @@ impl Place {
             ))
         })?;
         let exe = std::env::current_exe().map_err(|e| Error::system("finding tokenfob's own path", e))?;
-        let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
+        let exe = platform::canonical(&exe).unwrap_or(exe);
         let path_dirs: Vec<PathBuf> = env.get("PATH").map(|p| std::env::split_paths(p).collect()).unwrap_or_default();
         let on_path = path_dirs
             .iter()
             .map(|d| d.join(format!("tokenfob{EXE_SUFFIX}")))
             .find(|p| p.is_file())
-            .filter(|p| std::fs::canonicalize(p).is_ok_and(|c| c == exe));
+            .filter(|p| platform::canonical(p).is_ok_and(|c| c == exe));
         let command = match &on_path {
             Some(_) => "tokenfob".to_owned(),
             None => exe.to_str().map(str::to_owned).ok_or_else(|| {
@@ -172,5 +172,5 @@ impl Place {
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b || std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b))
+    a == b || platform::canonical(a).is_ok_and(|a| platform::canonical(b).is_ok_and(|b| a == b))
 }

@@ -191,7 +191,7 @@ fn read_text(path: &Path) -> Result<Option<String>> {
 
 /// Replaces `path` (the file a symlink there names) with `text`, keeping its mode, or creating it with `mode`.
 fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let path = platform::canonical(path).unwrap_or_else(|_| path.to_owned());
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating the directory", dir, e))?;
     let mode = std::fs::metadata(&path).map_or(mode, |m| platform::mode(&m));

@@ -14,10 +14,14 @@ pub(super) fn home(env: &Env) -> Option<PathBuf> {
 /// What must be set for [`home`], in messages.
 pub(super) const HOME: &str = "$HOME";
 
+/// `path` with every symlink resolved.
+pub(super) fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    std::fs::canonicalize(path)
+}
+
 /// True when `path` (whose metadata is `meta`) is a symlink to `program`.
 pub(super) fn links_to(path: &Path, meta: &Metadata, program: &Path) -> bool {
-    let same =
-        |a: &Path, b: &Path| std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b));
+    let same = |a: &Path, b: &Path| canonical(a).is_ok_and(|a| canonical(b).is_ok_and(|b| a == b));
     meta.file_type().is_symlink() && same(path, program)
 }
 

@@ -17,6 +17,19 @@ pub(super) fn home(env: &Env) -> Option<PathBuf> {
 /// What must be set for [`home`], in messages.
 pub(super) const HOME: &str = "%USERPROFILE%";
 
+/// `path` with every link resolved, in the form users and tools read (`C:\...`, `\\server\...`), not the `\\?\`
+/// one `canonicalize` gives, which a kubeconfig or a message should not carry.
+pub(super) fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    let real = std::fs::canonicalize(path)?;
+    let Some(text) = real.to_str() else { return Ok(real) };
+    let plain = match (text.strip_prefix(r"\\?\UNC\"), text.strip_prefix(r"\\?\")) {
+        (Some(unc), _) => format!(r"\\{unc}"),
+        (None, Some(local)) if local.as_bytes().get(1) == Some(&b':') => local.to_owned(),
+        _ => return Ok(real),
+    };
+    Ok(PathBuf::from(plain))
+}
+
 /// True when `path` (whose metadata is `meta`) is a copy of `program`: a regular file with the same bytes.
 pub(super) fn links_to(path: &Path, meta: &Metadata, program: &Path) -> bool {
     let Ok(theirs) = std::fs::metadata(program) else { return false };
