@@ -14,7 +14,7 @@ mod tools;
 
 use std::env::consts::EXE_SUFFIX;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{MAIN_SEPARATOR, Path, PathBuf};
 
 use crate::cli::WireTool;
 use crate::environment::Env;
@@ -160,7 +160,7 @@ impl Place {
     /// `path` with the home directory shown as `~`, for messages.
     pub(crate) fn show(&self, path: &Path) -> String {
         match path.strip_prefix(&self.home) {
-            Ok(rest) => format!("~/{}", rest.display()),
+            Ok(rest) => format!("~{MAIN_SEPARATOR}{}", rest.display()),
             Err(_) => path.display().to_string(),
         }
     }

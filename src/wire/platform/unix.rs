@@ -1,4 +1,5 @@
-//! Unix: a helper name is a symlink to tokenfob, and a file written keeps (or gets) its permission bits.
+//! Unix: a helper name is a symlink to tokenfob, and a file written keeps (or gets) its permission bits. Snippets
+//! are `sh` lines; the tools' configuration is under `$HOME`.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -43,4 +44,58 @@ pub(super) fn create_new(path: &Path, mode: u32) -> std::io::Result<File> {
 /// Sets `path`'s permission bits to `mode`.
 pub(super) fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// `word` as one shell word (quoted only when it needs to be).
+pub(super) fn quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// The printed command that makes `at` (already quoted) a helper name for `target`.
+pub(super) fn link_line(target: &Path, at: &str) -> String {
+    format!("ln -s {} {at}", quote(&target.display().to_string()))
+}
+
+/// The printed command that creates the directory `dir` (already quoted) and its parents.
+pub(super) fn mkdir_line(dir: &str) -> String {
+    format!("mkdir -p {dir}")
+}
+
+/// Terraform's default CLI configuration file, its plugin `name` there, and how snippets name the plugin directory
+/// and the plugin.
+pub(super) fn terraform(_env: &Env, home: &Path, name: &str) -> (PathBuf, PathBuf, String, String) {
+    let shown = "~/.terraform.d/plugins";
+    (
+        home.join(".terraformrc"),
+        home.join(shown.trim_start_matches("~/")).join(name),
+        shown.into(),
+        format!("{shown}/{name}"),
+    )
+}
+
+/// The file name and text of a script that prints profile `profile`'s bearer token (pnpm's tokenHelper).
+pub(super) fn token_script(program: &Path, profile: &str) -> (String, String) {
+    let text = format!(
+        "#!/bin/sh\n# pnpm's tokenHelper for tokenfob profile {profile} (written by `tokenfob wire pnpm`)\nexec {} get \
+         {profile} -o bearer\n",
+        quote(&program.display().to_string())
+    );
+    (format!("tokenfob-pnpm-{profile}"), text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(quote("/usr/bin/tokenfob"), "/usr/bin/tokenfob");
+        assert_eq!(quote("!tokenfob git-credential"), "'!tokenfob git-credential'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+    }
 }

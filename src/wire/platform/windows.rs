@@ -1,7 +1,8 @@
 //! Windows: a symlink needs a privilege most users lack, so a helper name is a copy of tokenfob.exe (as
 //! docs/integrations.md says for Terraform and Docker), and a copy with the same bytes counts as already wired;
 //! files have no permission bits to keep. The tools' home is `%USERPROFILE%` (where docker, kubectl, cargo and npm
-//! look), else `%HOME%`.
+//! look), else `%HOME%`. Snippets are `cmd` lines; Terraform's files are under `%APPDATA%`, as it reads them there, and
+//! pnpm's token helper is a `.cmd` script (pnpm runs it through the shell).
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
@@ -70,4 +71,47 @@ pub(super) fn create_new(path: &Path, _mode: u32) -> std::io::Result<File> {
 /// Nothing to set.
 pub(super) fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
+}
+
+/// `word` as one `cmd` word (in double quotes when it needs them).
+pub(super) fn quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/\\._-+:=@,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("\"{}\"", word.replace('"', "\"\""))
+    }
+}
+
+/// The printed command that makes `at` (already quoted) a helper name for `target`: a copy.
+pub(super) fn link_line(target: &Path, at: &str) -> String {
+    format!("copy {} {at}", quote(&target.display().to_string()))
+}
+
+/// The printed command that creates the directory `dir` (already quoted) and its parents.
+pub(super) fn mkdir_line(dir: &str) -> String {
+    format!("mkdir {dir}")
+}
+
+/// Terraform's default CLI configuration file (`%APPDATA%\terraform.rc`), its plugin `name` (in
+/// `%APPDATA%\terraform.d\plugins`), and how snippets name the plugin directory and the plugin.
+pub(super) fn terraform(env: &Env, home: &Path, name: &str) -> (PathBuf, PathBuf, String, String) {
+    let appdata = env
+        .get("APPDATA")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home.join("AppData\\Roaming"));
+    let shown = r"%APPDATA%\terraform.d\plugins";
+    let link = appdata.join("terraform.d").join("plugins").join(name);
+    (appdata.join("terraform.rc"), link, format!("\"{shown}\""), format!("\"{shown}\\{name}\""))
+}
+
+/// The file name and text of a script that prints profile `profile`'s bearer token (pnpm's tokenHelper).
+pub(super) fn token_script(program: &Path, profile: &str) -> (String, String) {
+    let text = format!(
+        "@echo off\r\nrem pnpm's tokenHelper for tokenfob profile {profile} (written by `tokenfob wire pnpm`)\r\n\
+         \"{}\" get {profile} -o bearer\r\n",
+        program.display()
+    );
+    (format!("tokenfob-pnpm-{profile}.cmd"), text)
 }
