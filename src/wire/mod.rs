@@ -171,6 +171,16 @@ impl Place {
     }
 }
 
+/// `word` as one POSIX shell word (quoted only when it needs to be): how git runs a `!` helper on every system.
+pub(crate) fn posix_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
     a == b || platform::canonical(a).is_ok_and(|a| platform::canonical(b).is_ok_and(|b| a == b))
 }

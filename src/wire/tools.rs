@@ -83,7 +83,7 @@ fn kubectl(p: &str, place: &Place) -> Plan {
 fn git(url: &url::Url, place: &Place) -> Result<Plan> {
     let origin = url.origin().ascii_serialization();
     let key = format!("credential.{origin}.helper");
-    let value = format!("!{} git-credential", sh(&place.command));
+    let value = format!("!{} git-credential", super::posix_word(&platform::git_path(&place.command)));
     let snippet = format!("git config --global {} {}\n", sh(&key), sh(&value));
     Ok(Plan { snippet, steps: vec![Step::Git { key, value }], manual_reason: "" })
 }
@@ -275,7 +275,7 @@ fn docker(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Result<Plan
         .get("DOCKER_CONFIG")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .map_or_else(|| place.home.join(".docker/config.json"), |dir| dir.join("config.json"));
+        .map_or_else(|| place.home.join(".docker").join("config.json"), |dir| dir.join("config.json"));
     let link = place.link(&format!("docker-credential-tokenfob{EXE_SUFFIX}"));
     let snippet = format!(
         "{}      # a directory on the tools' PATH\n# {}:\n{{ \"credHelpers\": {{ {}: \"tokenfob\" }} }}\n",

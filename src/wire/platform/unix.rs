@@ -48,12 +48,12 @@ pub(super) fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 
 /// `word` as one shell word (quoted only when it needs to be).
 pub(super) fn quote(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+    super::posix_word(word)
+}
+
+/// How git's `sh` names the program at `path`.
+pub(super) fn git_path(path: &str) -> String {
+    path.to_owned()
 }
 
 /// The printed command that makes `at` (already quoted) a helper name for `target`.

@@ -83,6 +83,12 @@ pub(super) fn quote(word: &str) -> String {
     }
 }
 
+/// How git's `sh` (Git for Windows runs `!` helpers with its bash) names the program at `path`: with forward
+/// slashes, which a backslash would otherwise escape away.
+pub(super) fn git_path(path: &str) -> String {
+    path.replace('\\', "/")
+}
+
 /// The printed command that makes `at` (already quoted) a helper name for `target`: a copy.
 pub(super) fn link_line(target: &Path, at: &str) -> String {
     format!("copy {} {at}", quote(&target.display().to_string()))
