@@ -158,10 +158,7 @@ fn link_state(path: &Path, program: &Path) -> State {
     if platform::links_to(path, &meta, program) {
         return State::Same;
     }
-    match std::fs::read_link(path) {
-        Ok(target) => State::Other(format!("a link to {}", target.display())),
-        Err(_) => State::Other(format!("a {}", crate::sys::fs::kind(&meta))),
-    }
+    State::Other(platform::what_is_there(path, &meta))
 }
 
 fn make_link(path: &Path, place: &Place, replace: bool) -> Result<()> {

@@ -20,6 +20,14 @@ pub(super) fn canonical(path: &Path) -> std::io::Result<PathBuf> {
     std::fs::canonicalize(path)
 }
 
+/// What is at `path` instead of a link to tokenfob, in words.
+pub(super) fn what_is_there(path: &Path, meta: &Metadata) -> String {
+    match std::fs::read_link(path) {
+        Ok(target) => format!("a link to {}", target.display()),
+        Err(_) => format!("a {}", crate::sys::fs::kind(meta)),
+    }
+}
+
 /// True when `path` (whose metadata is `meta`) is a symlink to `program`.
 pub(super) fn links_to(path: &Path, meta: &Metadata, program: &Path) -> bool {
     let same = |a: &Path, b: &Path| canonical(a).is_ok_and(|a| canonical(b).is_ok_and(|b| a == b));

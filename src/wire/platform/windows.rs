@@ -31,6 +31,16 @@ pub(super) fn canonical(path: &Path) -> std::io::Result<PathBuf> {
     Ok(PathBuf::from(plain))
 }
 
+/// What is at `path` instead of a copy of tokenfob, in words: a file with other bytes may be a copy an upgrade left
+/// behind.
+pub(super) fn what_is_there(_path: &Path, meta: &Metadata) -> String {
+    if meta.is_file() {
+        "a file that is not a copy of this tokenfob.exe (an older copy, after an upgrade?)".into()
+    } else {
+        format!("a {}", crate::sys::fs::kind(meta))
+    }
+}
+
 /// True when `path` (whose metadata is `meta`) is a copy of `program`: a regular file with the same bytes.
 pub(super) fn links_to(path: &Path, meta: &Metadata, program: &Path) -> bool {
     let Ok(theirs) = std::fs::metadata(program) else { return false };
