@@ -558,6 +558,27 @@ mod tests {
     }
 
     #[test]
+    fn a_new_file_is_private_an_old_ones_access_list_is_kept_and_exposure_names_who_else_gets_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.toml");
+        keep_access(&create_new(&new).unwrap(), None).unwrap();
+        let meta = std::fs::symlink_metadata(&new).unwrap();
+        let private = exposure(&new, &meta);
+        // On Windows no one else may read it either; Wine 8 reports the Unix mode a new file got outside a private
+        // directory (0775 here), which lets others read, so only "no one else may write it" holds on both.
+        assert!(!private.write && private.stranger.is_none(), "{}", private.shown);
+        let old = dir.path().join("old.toml");
+        std::fs::write(&old, b"x").unwrap();
+        set_dacl(&old, "D:P(A;;FA;;;WD)");
+        let shared = exposure(&old, &meta);
+        assert!(shared.write && shared.any && shared.shown.contains("S-1-1-0"), "{}", shared.shown);
+        let copy = dir.path().join("copy.toml");
+        keep_access(&create_new(&copy).unwrap(), Some(&old)).unwrap();
+        assert!(exposure(&copy, &meta).write, "the old file's access list goes with the new one");
+        assert!(fix(&old, false).starts_with("icacls \""));
+    }
+
+    #[test]
     fn a_file_that_everyone_may_write_is_refused_and_one_they_may_read_is_repaired() {
         let dir = tempfile::tempdir().unwrap();
         let entry = dir.path().join("p.json");
