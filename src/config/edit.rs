@@ -5,9 +5,7 @@
 //! relies on it). Only this module and `keys` (which `check` uses for line numbers) link it: a cache hit never
 //! reaches either.
 
-use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
@@ -16,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::fileid::MAX_CONFIG;
 use crate::secret::Secret;
+use crate::sys::protect;
 
 /// A value setup writes into a profile.
 pub(crate) enum Field {
@@ -152,30 +151,22 @@ pub(crate) fn read(path: &Path) -> Result<(String, PathBuf)> {
 }
 
 /// Writes `text` to `path` atomically (a new file beside it, renamed over it): with the old file's permissions, or
-/// 0600 for a new file, in a directory created 0700 when missing.
+/// private for a new file (0600; on Windows an access list for the user alone, as the cache's), in a directory
+/// created private (0700) when missing.
 pub(crate) fn write(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io("creating configuration directory", dir, e))?;
-    let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    protect::create_dir_all(dir).map_err(|e| Error::io("creating configuration directory", dir, e))?;
+    let old = std::fs::metadata(path).is_ok().then_some(path);
     let name = path.file_name().map_or("config.toml".into(), |n| n.to_string_lossy().into_owned());
     let temp = dir.join(format!(".{name}.{}.tmp", crate::sys::random_hex(8)?));
-    let result = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&temp)
+    let result = protect::create_new(&temp)
         .and_then(|mut file| {
             file.write_all(text.as_bytes())?;
-            // The mode asked for at creation is cut by the umask; an existing file's mode is kept exactly.
-            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            // What the umask took from a new file is put back; an existing file's permissions are kept exactly.
+            protect::keep_access(&file, old)?;
             file.sync_all()
         })
-        .and_then(|()| std::fs::rename(&temp, path));
+        .and_then(|()| crate::sys::fs::replace(&temp, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&temp);
         return Err(Error::io("writing configuration", path, e));

@@ -1,6 +1,7 @@
 //! Opening files without surprises: [`read_regular`] is the one way a file the user names (the configuration, a
 //! `{ file = ... }` secret, a `ca_file`) is read: never blocking on a FIFO, only a regular file, at most a given
-//! size. [`open_dir`] opens a directory without following a symlink (or, on Windows, a reparse point). The open
+//! size, and [`open_read`] opens one the same way for a look at its metadata. [`executable`] finds the program a
+//! path names. [`open_dir`] opens a directory without following a symlink (or, on Windows, a reparse point). The open
 //! flags that make this so differ per system and live in `fs/unix.rs` and `fs/windows.rs`.
 
 use std::fs::Metadata;
@@ -11,7 +12,7 @@ use std::path::Path;
 #[cfg_attr(windows, path = "fs/windows.rs")]
 mod platform;
 
-pub(crate) use platform::{open_dir, replace};
+pub(crate) use platform::{executable, open_dir, open_read, replace};
 
 /// Reads the regular file at `path` (following symlinks), at most `limit` bytes, with its metadata. It is opened
 /// without blocking, so a FIFO or device there is an error naming what it is, never a hang, and a device such as

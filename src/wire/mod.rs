@@ -12,8 +12,9 @@ mod platform;
 mod steps;
 mod tools;
 
+use std::env::consts::EXE_SUFFIX;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{MAIN_SEPARATOR, Path, PathBuf};
 
 use crate::cli::WireTool;
 use crate::environment::Env;
@@ -127,17 +128,20 @@ pub(crate) fn host_port(url: &url::Url) -> String {
 impl Place {
     /// Works out the place from the environment and `--bin-dir`.
     fn find(env: &Env, bin_dir: Option<&Path>) -> Result<Place> {
-        let home = env.get("HOME").map(PathBuf::from).filter(|h| h.is_absolute()).ok_or_else(|| {
-            Error::Config("wire: $HOME is not set to an absolute path (the tools' configuration lives there)".into())
+        let home = platform::home(env).ok_or_else(|| {
+            Error::Config(format!(
+                "wire: {} is not set to an absolute path (the tools' configuration lives there)",
+                platform::HOME
+            ))
         })?;
         let exe = std::env::current_exe().map_err(|e| Error::system("finding tokenfob's own path", e))?;
-        let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
+        let exe = platform::canonical(&exe).unwrap_or(exe);
         let path_dirs: Vec<PathBuf> = env.get("PATH").map(|p| std::env::split_paths(p).collect()).unwrap_or_default();
         let on_path = path_dirs
             .iter()
-            .map(|d| d.join("tokenfob"))
+            .map(|d| d.join(format!("tokenfob{EXE_SUFFIX}")))
             .find(|p| p.is_file())
-            .filter(|p| std::fs::canonicalize(p).is_ok_and(|c| c == exe));
+            .filter(|p| platform::canonical(p).is_ok_and(|c| c == exe));
         let command = match &on_path {
             Some(_) => "tokenfob".to_owned(),
             None => exe.to_str().map(str::to_owned).ok_or_else(|| {
@@ -156,7 +160,7 @@ impl Place {
     /// `path` with the home directory shown as `~`, for messages.
     pub(crate) fn show(&self, path: &Path) -> String {
         match path.strip_prefix(&self.home) {
-            Ok(rest) => format!("~/{}", rest.display()),
+            Ok(rest) => format!("~{MAIN_SEPARATOR}{}", rest.display()),
             Err(_) => path.display().to_string(),
         }
     }
@@ -167,6 +171,16 @@ impl Place {
     }
 }
 
+/// `word` as one POSIX shell word (quoted only when it needs to be): how git runs a `!` helper on every system.
+pub(crate) fn posix_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b || std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b))
+    a == b || platform::canonical(a).is_ok_and(|a| platform::canonical(b).is_ok_and(|b| a == b))
 }

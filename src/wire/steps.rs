@@ -155,15 +155,10 @@ impl Step {
 
 fn link_state(path: &Path, program: &Path) -> State {
     let Ok(meta) = std::fs::symlink_metadata(path) else { return State::Absent };
-    let same =
-        |a: &Path, b: &Path| std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b));
-    if meta.file_type().is_symlink() && same(path, program) {
+    if platform::links_to(path, &meta, program) {
         return State::Same;
     }
-    match std::fs::read_link(path) {
-        Ok(target) => State::Other(format!("a link to {}", target.display())),
-        Err(_) => State::Other(format!("a {}", crate::sys::fs::kind(&meta))),
-    }
+    State::Other(platform::what_is_there(path, &meta))
 }
 
 fn make_link(path: &Path, place: &Place, replace: bool) -> Result<()> {
@@ -193,7 +188,7 @@ fn read_text(path: &Path) -> Result<Option<String>> {
 
 /// Replaces `path` (the file a symlink there names) with `text`, keeping its mode, or creating it with `mode`.
 fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let path = platform::canonical(path).unwrap_or_else(|_| path.to_owned());
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating the directory", dir, e))?;
     let mode = std::fs::metadata(&path).map_or(mode, |m| platform::mode(&m));
@@ -202,7 +197,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
     let written = platform::create_new(&temp, mode)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
         .and_then(|()| platform::set_mode(&temp, mode))
-        .and_then(|()| std::fs::rename(&temp, &path));
+        .and_then(|()| crate::sys::fs::replace(&temp, &path));
     written.map_err(|e| {
         let _ = std::fs::remove_file(&temp);
         Error::io("writing", &path, e)

@@ -2,11 +2,12 @@
 //! the same values so that what is printed is what is written. The snippets are the ones docs/integrations.md
 //! documents and tests/integrations/ proves with the real tools.
 
+use std::env::consts::EXE_SUFFIX;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::{Ask, Place, Step, host_port, steps::toml_array, target_url};
+use super::{Ask, Place, Step, host_port, platform, steps::toml_array, target_url};
 use crate::cli::WireTool;
 use crate::environment::Env;
 use crate::error::{Error, Result};
@@ -52,14 +53,9 @@ fn manual(snippet: String, manual_reason: &'static str) -> Plan {
     Plan { snippet, steps: Vec::new(), manual_reason }
 }
 
-/// `word` as one shell word.
+/// `word` as one word of the system's shell (`sh`; `cmd` on Windows).
 fn sh(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+    platform::quote(word)
 }
 
 fn json(text: &str) -> String {
@@ -87,7 +83,7 @@ fn kubectl(p: &str, place: &Place) -> Plan {
 fn git(url: &url::Url, place: &Place) -> Result<Plan> {
     let origin = url.origin().ascii_serialization();
     let key = format!("credential.{origin}.helper");
-    let value = format!("!{} git-credential", sh(&place.command));
+    let value = format!("!{} git-credential", super::posix_word(&platform::git_path(&place.command)));
     let snippet = format!("git config --global {} {}\n", sh(&key), sh(&value));
     Ok(Plan { snippet, steps: vec![Step::Git { key, value }], manual_reason: "" })
 }
@@ -132,11 +128,6 @@ fn pip(profile: &Profile, url: Option<url::Url>) -> Plan {
         ),
         "pip's keyring backend is a Python package to install into pip's environment",
     )
-}
-
-/// `$VAR` when set to an absolute path, else `~/default`.
-fn file_from(env: &Env, var: &str, place: &Place, default: &str) -> PathBuf {
-    env.get(var).map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| place.home.join(default))
 }
 
 fn cargo(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Result<Plan> {
@@ -217,17 +208,17 @@ pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[St
 }
 
 fn terraform(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Plan {
-    let file = file_from(env, "TF_CLI_CONFIG_FILE", place, ".terraformrc");
-    let link = place.home.join(".terraform.d/plugins/terraform-credentials-tokenfob");
+    let name = format!("terraform-credentials-tokenfob{EXE_SUFFIX}");
+    let (rc, link, shown_dir, shown_link) = platform::terraform(env, &place.home, &name);
+    let file = env.get("TF_CLI_CONFIG_FILE").map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or(rc);
     let line = "credentials_helper \"tokenfob\" {}".to_owned();
     let host = target_url(profile, ask.url).map_or_else(|_| "the hosts its `match` covers".into(), |u| host_port(&u));
     let snippet = format!(
         "# Terraform and OpenTofu ask tokenfob for {host} (profile {:?} by its `match`; every profile's hosts likewise)\n\
-         mkdir -p ~/.terraform.d/plugins\n\
-         ln -s {} ~/.terraform.d/plugins/terraform-credentials-tokenfob\n\
-         # {}:\n{line}\n",
+         {}\n{}\n# {}:\n{line}\n",
         profile.name,
-        sh(&place.program.display().to_string()),
+        platform::mkdir_line(&shown_dir),
+        platform::link_line(&place.program, &shown_link),
         place.show(&file),
     );
     let steps = vec![Step::Link { path: link }, Step::Line { file, key: "credentials_helper".into(), line }];
@@ -236,14 +227,13 @@ fn terraform(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Plan {
 
 fn bazel(url: &url::Url, place: &Place) -> Plan {
     let host = url.host_str().unwrap_or_default();
-    let link = place.link("tokenfob-credential-helper");
+    let link = place.link(&format!("tokenfob-credential-helper{EXE_SUFFIX}"));
     let file = place.home.join(".bazelrc");
     let key = format!("common --credential_helper={host}=");
     let line = format!("{key}{}", link.display());
     let snippet = format!(
-        "ln -s {} {}\n# {}:\n{line}\n",
-        sh(&place.program.display().to_string()),
-        sh(&link.display().to_string()),
+        "{}\n# {}:\n{line}\n",
+        platform::link_line(&place.program, &sh(&link.display().to_string())),
         place.show(&file)
     );
     Plan { snippet, steps: vec![Step::Link { path: link }, Step::Line { file, key, line }], manual_reason: "" }
@@ -285,12 +275,11 @@ fn docker(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Result<Plan
         .get("DOCKER_CONFIG")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .map_or_else(|| place.home.join(".docker/config.json"), |dir| dir.join("config.json"));
-    let link = place.link("docker-credential-tokenfob");
+        .map_or_else(|| place.home.join(".docker").join("config.json"), |dir| dir.join("config.json"));
+    let link = place.link(&format!("docker-credential-tokenfob{EXE_SUFFIX}"));
     let snippet = format!(
-        "ln -s {} {}      # a directory on the tools' PATH\n# {}:\n{{ \"credHelpers\": {{ {}: \"tokenfob\" }} }}\n",
-        sh(&place.program.display().to_string()),
-        sh(&link.display().to_string()),
+        "{}      # a directory on the tools' PATH\n# {}:\n{{ \"credHelpers\": {{ {}: \"tokenfob\" }} }}\n",
+        platform::link_line(&place.program, &sh(&link.display().to_string())),
         place.show(&file),
         json(&key)
     );
@@ -300,11 +289,8 @@ fn docker(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Result<Plan
 }
 
 fn pnpm(p: &str, url: &url::Url, place: &Place) -> Result<Plan> {
-    let script = place.link(&format!("tokenfob-pnpm-{p}"));
-    let text = format!(
-        "#!/bin/sh\n# pnpm's tokenHelper for tokenfob profile {p} (written by `tokenfob wire pnpm`)\nexec {} get {p} -o bearer\n",
-        sh(&place.program.display().to_string())
-    );
+    let (name, text) = platform::token_script(&place.program, p);
+    let script = place.link(&name);
     let mut path = url.path().to_owned();
     if !path.ends_with('/') {
         path.push('/');
@@ -359,12 +345,5 @@ mod tests {
         let multi = "[registries.corp]\ncredential-provider = [\n \"x\",\n]\n";
         assert!(cargo_edit(multi, "corp", "i", &provider()).is_err());
         assert!(cargo_edit("[broken", "corp", "i", &provider()).is_err());
-    }
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(sh("/usr/bin/tokenfob"), "/usr/bin/tokenfob");
-        assert_eq!(sh("!tokenfob git-credential"), "'!tokenfob git-credential'");
-        assert_eq!(sh("it's"), "'it'\\''s'");
     }
 }

@@ -1,7 +1,6 @@
 //! What `check` learns from files alone: the configuration's permissions and content, the cache directory's
 //! permissions, and whether each secret source could be read (set, readable, on PATH), never reading it.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::{Level, Report};
@@ -10,6 +9,7 @@ use crate::environment::Env;
 use crate::fileid::MAX_CONFIG;
 use crate::profile::Profile;
 use crate::secret::SecretSource;
+use crate::sys::protect::{self, MAKE_PRIVATE, OTHERS, PRIVATE_DIR};
 
 /// Checks the configuration file at `path`; returns the profiles that check out, or `None` when the file cannot
 /// be read as TOML at all.
@@ -48,8 +48,9 @@ pub(super) fn config(path: &Path, only: Option<&str>, report: &mut Report) -> Op
         report.add(Level::Error, format!("{shown}:{}: unknown key `{}` ({hint})", u.line, u.path));
     }
     let profiles = profiles(&text, path, &unknown, only, report);
-    if profiles.iter().any(|p| p.literal_secret) && meta.mode() & 0o044 != 0 {
-        report.add(Level::Error, format!("{shown} holds a secret as text and others can read it (chmod 600 {shown})"));
+    if profiles.iter().any(|p| p.literal_secret) && protect::config_readable_by_others(path, &meta) {
+        let fix = protect::fix(path, false);
+        report.add(Level::Error, format!("{shown} holds a secret as text and others can read it ({fix})"));
     }
     Some(profiles)
 }
@@ -97,30 +98,24 @@ fn profiles(
 /// Permissions of a configuration file or its directory: writable by others is an error (they could send the
 /// tokens elsewhere, or run commands as you), readable by others a warning, another owner a warning.
 fn permissions(path: &Path, meta: &std::fs::Metadata, what: &str, report: &mut Report) {
-    let mode = meta.mode() & 0o7777;
-    let shown = path.display();
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    let fix = if meta.is_dir() { "chmod 700" } else { "chmod 600" };
-    let sticky = meta.is_dir() && mode & 0o1000 != 0;
-    if mode & 0o022 != 0 && !sticky {
+    let exposure = protect::exposure(path, meta);
+    let (shown, mode) = (path.display(), &exposure.shown);
+    let fix = protect::fix(path, meta.is_dir());
+    if exposure.write && !exposure.sticky {
         report.add(
             Level::Error,
             format!(
-                "{what} {shown} is writable by group or others (mode {mode:04o}): they could send your tokens \
-                 elsewhere or run commands as you ({fix} {shown})"
+                "{what} {shown} is writable by {OTHERS} ({mode}): they could send your tokens elsewhere or run \
+                 commands as you ({fix})"
             ),
         );
-    } else if meta.is_file() && mode & 0o044 != 0 {
-        report.add(
-            Level::Warning,
-            format!("{what} {shown} is readable by group or others (mode {mode:04o}; {fix} {shown})"),
-        );
+    } else if meta.is_file() && exposure.read {
+        report.add(Level::Warning, format!("{what} {shown} is readable by {OTHERS} ({mode}; {fix})"));
     } else {
-        report.add(Level::Ok, format!("{what} {shown} (mode {mode:04o})"));
+        report.add(Level::Ok, format!("{what} {shown} ({mode})"));
     }
-    if meta.uid() != me {
-        report.add(Level::Warning, format!("{what} {shown} belongs to uid {}, not to you (uid {me})", meta.uid()));
+    if let Some((owner, me)) = exposure.stranger {
+        report.add(Level::Warning, format!("{what} {shown} belongs to {owner}, not to you ({me})"));
     }
 }
 
@@ -130,41 +125,47 @@ pub(super) fn cache(dir: &Path, report: &mut Report) {
     let meta = match std::fs::symlink_metadata(dir) {
         Ok(meta) => meta,
         Err(_) => {
-            return report
-                .add(Level::Ok, format!("cache directory {shown} does not exist yet (made 0700 when needed)"));
+            let made = format!("cache directory {shown} does not exist yet (made {PRIVATE_DIR} when needed)");
+            return report.add(Level::Ok, made);
         }
     };
-    let mode = meta.mode() & 0o7777;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
     let (level, why) = if meta.file_type().is_symlink() {
         (Level::Error, "is a symlink (point TOKENFOB_CACHE_DIR at the real directory)".to_owned())
     } else if !meta.is_dir() {
         (Level::Error, "is not a directory (remove it)".to_owned())
-    } else if meta.uid() != me {
-        (Level::Error, format!("belongs to uid {}, not to you (remove it or fix its owner)", meta.uid()))
-    } else if mode & 0o022 != 0 {
-        (Level::Error, format!("is writable by group or others (mode {mode:04o}; chmod 700 {shown})"))
-    } else if mode & 0o044 != 0 {
-        (
-            Level::Warning,
-            format!(
-                "is readable by group or others (mode {mode:04o}): tokenfob makes it 0700 on next use, but tokens in \
-                 it may have leaked"
-            ),
-        )
     } else {
-        (Level::Ok, format!("(mode {mode:04o})"))
+        cache_exposure(dir, &meta)
     };
     report.add(level, format!("cache directory {shown} {why}"));
     let loose = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.metadata().is_ok_and(|m| m.is_file() && m.mode() & 0o077 != 0));
+        .filter(|e| e.metadata().is_ok_and(|m| m.is_file() && protect::exposure(&e.path(), &m).any));
     for entry in loose {
-        report
-            .add(Level::Warning, format!("cache file {} is readable by others (chmod 600 it)", entry.path().display()));
+        let shown = entry.path().display().to_string();
+        report.add(Level::Warning, format!("cache file {shown} is readable by others ({MAKE_PRIVATE})"));
+    }
+}
+
+/// How the cache directory `dir` stands: another owner or writers are errors, readers a warning.
+fn cache_exposure(dir: &Path, meta: &std::fs::Metadata) -> (Level, String) {
+    let exposure = protect::exposure(dir, meta);
+    let mode = &exposure.shown;
+    if let Some((owner, _)) = &exposure.stranger {
+        (Level::Error, format!("belongs to {owner}, not to you (remove it or fix its owner)"))
+    } else if exposure.write {
+        (Level::Error, format!("is writable by {OTHERS} ({mode}; {})", protect::fix(dir, true)))
+    } else if exposure.read {
+        (
+            Level::Warning,
+            format!(
+                "is readable by {OTHERS} ({mode}): tokenfob makes it {PRIVATE_DIR} on next use, but tokens in it may \
+                 have leaked"
+            ),
+        )
+    } else {
+        (Level::Ok, format!("({mode})"))
     }
 }
 
@@ -198,22 +199,19 @@ fn keyring_item(service: &str, user: &str) -> (Level, String) {
 }
 
 fn secret_file(file: &str) -> (Level, String) {
-    use std::os::unix::fs::OpenOptionsExt;
-    let opened = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(file);
-    let meta = match opened.and_then(|f| f.metadata()) {
+    let meta = match crate::sys::fs::open_read(Path::new(file)).and_then(|f| f.metadata()) {
         Ok(meta) => meta,
         Err(e) => return (Level::Error, format!("file {file} cannot be read: {e}")),
     };
     if !meta.is_file() {
         return (Level::Error, format!("file {file}: {}", crate::sys::fs::not_regular(&meta)));
     }
-    if meta.mode() & 0o077 != 0 {
+    let exposure = protect::exposure(Path::new(file), &meta);
+    if exposure.any {
+        let fix = protect::fix(Path::new(file), false);
         return (
             Level::Warning,
-            format!(
-                "file {file} is readable (mode {:04o}), but others can read it too (chmod 600 {file})",
-                meta.mode() & 0o7777
-            ),
+            format!("file {file} is readable ({}), but others can read it too ({fix})", exposure.shown),
         );
     }
     (Level::Ok, format!("file {file} is readable"))
@@ -234,17 +232,16 @@ pub(super) fn program(line: &str, env: &Env) -> (Level, String) {
     if !word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./~+".contains(c)) {
         return (Level::Note, format!("starts with shell syntax ({word}); not checked"));
     }
-    let executable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0);
     if word.contains('/') {
         let path = crate::engine::secrets::expand_home(word, env);
-        return if executable(Path::new(&path)) {
+        return if crate::sys::fs::executable(Path::new(&path), env.get("PATHEXT")).is_some() {
             (Level::Ok, format!("program {path} exists"))
         } else {
             (Level::Error, format!("program {path} is not an executable file"))
         };
     }
     let path = env.get("PATH").unwrap_or_default();
-    match std::env::split_paths(path).map(|d| d.join(word)).find(|p| executable(p)) {
+    match std::env::split_paths(path).find_map(|d| crate::sys::fs::executable(&d.join(word), env.get("PATHEXT"))) {
         Some(found) => (Level::Ok, format!("program {word} is {}", found.display())),
         None => (Level::Error, format!("program {word} is not on PATH (install it, or give its full path)")),
     }

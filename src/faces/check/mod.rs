@@ -163,8 +163,12 @@ fn sources(profile: &Profile, env: &crate::environment::Env, report: &mut Report
             report.add(level, format!("{name}: token: {text}"));
         }
         Source::Command { argv, .. } => {
-            let line = match argv.as_slice() {
-                [sh, c, line] if sh == "sh" && c == "-c" => line.clone(),
+            // A shell line (`sh -c LINE`, `cmd /D /S /C LINE` on Windows) is checked by the program it starts.
+            let shell = crate::sys::child::SHELL;
+            let line = match argv.split_last() {
+                Some((line, start)) if start.len() == shell.len() && start.iter().zip(shell).all(|(a, b)| a == b) => {
+                    line.clone()
+                }
                 _ => argv.first().cloned().unwrap_or_default(),
             };
             let (level, text) = files::program(&line, env);

@@ -2,11 +2,11 @@
 //! it is left set) and `O_NOCTTY`, directories with `O_NOFOLLOW`.
 
 use std::fs::{File, FileType, OpenOptions};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 /// Opens `path` for reading (following symlinks) without blocking and without taking a controlling terminal.
-pub(super) fn open_read(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_read(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)
 }
 
@@ -29,4 +29,10 @@ pub(crate) fn open_dir(dir: &Path) -> std::io::Result<File> {
 /// Renames `from` over `to` atomically (readers see the old file or the new one, never neither).
 pub(crate) fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::rename(from, to)
+}
+
+/// `path` when it is a regular file with an execute bit (`_pathext` is Windows' list of program extensions).
+pub(crate) fn executable(path: &Path, _pathext: Option<&str>) -> Option<PathBuf> {
+    let meta = std::fs::metadata(path).ok()?;
+    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| path.to_owned())
 }

@@ -6,7 +6,7 @@
 use std::fs::{File, FileType, OpenOptions};
 use std::io::ErrorKind;
 use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION};
@@ -15,7 +15,7 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 
 /// Opens `path` for reading (following reparse points, as Unix follows symlinks here).
-pub(super) fn open_read(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_read(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().read(true).open(path)
 }
 
@@ -62,4 +62,18 @@ pub(crate) fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
 /// True for the errors of a file that another process holds open.
 fn busy(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(c) if c == ERROR_ACCESS_DENIED as i32 || c == ERROR_SHARING_VIOLATION as i32)
+}
+
+/// What `cmd` runs for `path`: the file itself when it names one, else the first of `path` with an extension from
+/// `pathext` (`%PATHEXT%`; default `.COM;.EXE;.BAT;.CMD`) added that is a file.
+pub(crate) fn executable(path: &Path, pathext: Option<&str>) -> Option<PathBuf> {
+    if path.extension().is_some() && path.is_file() {
+        return Some(path.to_owned());
+    }
+    pathext.unwrap_or(".COM;.EXE;.BAT;.CMD").split(';').filter(|e| e.starts_with('.')).find_map(|ext| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(ext.to_ascii_lowercase());
+        let candidate = PathBuf::from(name);
+        candidate.is_file().then_some(candidate)
+    })
 }

@@ -11,6 +11,28 @@ use std::path::Path;
 pub(crate) const OTHERS: &str = "group or others";
 /// How a user makes a file readable by them alone, in messages.
 pub(crate) const MAKE_PRIVATE: &str = "chmod 600 it";
+/// What a private directory is, in messages ("made 0700 when needed").
+pub(crate) const PRIVATE_DIR: &str = "0700";
+
+/// The command that makes `path` (a directory when `dir`) its owner's alone, for messages.
+pub(crate) fn fix(path: &Path, dir: bool) -> String {
+    format!("chmod {} {}", if dir { "700" } else { "600" }, path.display())
+}
+
+/// What the mode bits of `meta` let group and others do.
+pub(crate) fn exposure(_path: &Path, meta: &Metadata) -> super::Exposure {
+    let mode = meta.mode() & 0o7777;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    super::Exposure {
+        shown: format!("mode {mode:04o}"),
+        write: mode & 0o022 != 0,
+        read: mode & 0o044 != 0,
+        any: mode & 0o077 != 0,
+        sticky: meta.is_dir() && mode & 0o1000 != 0,
+        stranger: (meta.uid() != me).then(|| (format!("uid {}", meta.uid()), format!("uid {me}"))),
+    }
+}
 
 /// Checks that `meta` (of `path`, a directory when `dir`) is not a symlink, is ours, and is not writable by group
 /// or others; `Err` says why not. `Ok(true)` when group or others have any other access, which
@@ -77,10 +99,20 @@ pub(crate) fn open_lock(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Creates `path` exclusively with mode 0600 (less what the umask takes), never following a symlink, for writing.
+pub(crate) fn create_new(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Gives `file` (made by [`create_new`]) the mode of the file at `like`, or exactly 0600 when there is none.
+pub(crate) fn keep_access(file: &File, like: Option<&Path>) -> std::io::Result<()> {
+    let mode = like.and_then(|p| fs::metadata(p).ok()).map_or(0o600, |m| m.mode() & 0o7777);
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
 /// Creates `path` exclusively with mode 0600, writes `bytes` and fsyncs.
 pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file =
-        OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)?;
+    let mut file = create_new(path)?;
     file.write_all(bytes)?;
     file.sync_all()
 }

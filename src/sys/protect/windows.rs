@@ -28,10 +28,11 @@ use windows_sys::Win32::Security::Authorization::{
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, CreateWellKnownSid, DACL_SECURITY_INFORMATION, EqualSid, GetAce,
-    GetSecurityDescriptorDacl, GetSecurityDescriptorOwner, GetTokenInformation, INHERIT_ONLY_ACE,
-    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES,
-    SECURITY_MAX_SID_SIZE, TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER, TokenOwner, TokenUser, WELL_KNOWN_SID_TYPE,
-    WinBuiltinAdministratorsSid, WinCreatorOwnerRightsSid, WinLocalSystemSid,
+    GetSecurityDescriptorControl, GetSecurityDescriptorDacl, GetSecurityDescriptorOwner, GetTokenInformation,
+    INHERIT_ONLY_ACE, OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
+    SE_DACL_PROTECTED, SECURITY_ATTRIBUTES, SECURITY_MAX_SID_SIZE, TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER, TokenOwner,
+    TokenUser, UNPROTECTED_DACL_SECURITY_INFORMATION, WELL_KNOWN_SID_TYPE, WinBuiltinAdministratorsSid,
+    WinCreatorOwnerRightsSid, WinLocalSystemSid,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateDirectoryW, DELETE, FILE_APPEND_DATA, FILE_ATTRIBUTE_REPARSE_POINT, FILE_DELETE_CHILD,
@@ -57,6 +58,44 @@ pub(crate) const OTHERS: &str = "other accounts";
 /// How a user makes a file readable by them alone, in messages.
 pub(crate) const MAKE_PRIVATE: &str = "remove the other accounts from its Security tab, or run `icacls FILE \
                                        /inheritance:r /grant:r %USERNAME%:F`";
+/// What a private directory is, in messages ("made private to you when needed").
+pub(crate) const PRIVATE_DIR: &str = "private to you";
+
+/// The command that makes `path` (a directory when `dir`) its owner's alone, for messages: it drops the inherited
+/// entries and grants the user full control (entries that name other accounts must still be removed by hand).
+pub(crate) fn fix(path: &Path, dir: bool) -> String {
+    let inherit = if dir { "(OI)(CI)" } else { "" };
+    format!("icacls \"{}\" /inheritance:r /grant:r \"%USERNAME%:{inherit}F\"", path.display())
+}
+
+/// What the access list of `path` lets other accounts do; one that cannot be read counts as open to everyone.
+pub(crate) fn exposure(path: &Path, _meta: &Metadata) -> super::Exposure {
+    let found = open_for_security(path).and_then(|file| {
+        let me = Me::get()?;
+        let (ours, others) = inspect(file.as_raw_handle(), &me)?;
+        Ok((ours, others, sid_text(me.user.ptr())))
+    });
+    let (ours, others, me) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            let why = Some(format!("an access list that cannot be read: {e}"));
+            (true, Others { writer: why.clone(), reader: why }, String::new())
+        }
+    };
+    let shown = match (&others.writer, &others.reader) {
+        (Some(who), _) => format!("its access list lets {who} change it"),
+        (None, Some(who)) => format!("its access list lets {who} read it"),
+        (None, None) => "its access list lets no other account in".to_owned(),
+    };
+    super::Exposure {
+        shown,
+        write: others.writer.is_some(),
+        read: others.reader.is_some(),
+        any: others.writer.is_some() || others.reader.is_some(),
+        sticky: false,
+        stranger: (!ours).then(|| ("another account".to_owned(), me)),
+    }
+}
 
 /// Memory that Windows allocated for us (a security descriptor, a string), freed on drop.
 struct Local(*mut core::ffi::c_void);
@@ -379,15 +418,58 @@ pub(crate) fn open_lock(path: &Path) -> std::io::Result<File> {
     refuse_reparse(file, |why| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why))
 }
 
-/// Creates `path` exclusively, gives it the private DACL, then writes `bytes` and flushes them to disk.
-pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = OpenOptions::new()
+/// Creates `path` exclusively, never following a reparse point, and gives it the private DACL before a byte is
+/// written.
+pub(crate) fn create_new(path: &Path) -> std::io::Result<File> {
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .access_mode(GENERIC_WRITE | READ_CONTROL | WRITE_DAC | WRITE_OWNER)
         .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
         .open(path)?;
     set_private(file.as_raw_handle(), false)?;
+    Ok(file)
+}
+
+/// Gives `file` (made by [`create_new`]) the access list of the file at `like`, inherited entries and protection
+/// included; without one it keeps the private DACL it was made with.
+pub(crate) fn keep_access(file: &File, like: Option<&Path>) -> std::io::Result<()> {
+    let Some(like) = like else { return Ok(()) };
+    let old = open_for_security(like)?;
+    let (mut dacl, mut sd): (*mut ACL, PSECURITY_DESCRIPTOR) = (std::ptr::null_mut(), std::ptr::null_mut());
+    let (mut control, mut revision) = (0u16, 0u32);
+    // SAFETY: out pointers to locals; the descriptor is freed by `Local` after the DACL in it was used.
+    let status = unsafe {
+        let status = GetSecurityInfo(
+            old.as_raw_handle(),
+            SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut dacl,
+            std::ptr::null_mut(),
+            &mut sd,
+        );
+        if status != 0 {
+            return Err(std::io::Error::from_raw_os_error(status as i32));
+        }
+        let _free = Local(sd);
+        GetSecurityDescriptorControl(sd, &mut control, &mut revision);
+        let protection = if control & SE_DACL_PROTECTED != 0 {
+            PROTECTED_DACL_SECURITY_INFORMATION
+        } else {
+            UNPROTECTED_DACL_SECURITY_INFORMATION
+        };
+        let what = DACL_SECURITY_INFORMATION | protection;
+        let null = std::ptr::null_mut();
+        SetSecurityInfo(file.as_raw_handle(), SE_FILE_OBJECT, what, null, null, dacl, std::ptr::null())
+    };
+    if status != 0 { Err(std::io::Error::from_raw_os_error(status as i32)) } else { Ok(()) }
+}
+
+/// Creates `path` exclusively, gives it the private DACL, then writes `bytes` and flushes them to disk.
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = create_new(path)?;
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -473,6 +555,27 @@ mod tests {
             status
         };
         assert_eq!(status, 0);
+    }
+
+    #[test]
+    fn a_new_file_is_private_an_old_ones_access_list_is_kept_and_exposure_names_who_else_gets_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.toml");
+        keep_access(&create_new(&new).unwrap(), None).unwrap();
+        let meta = std::fs::symlink_metadata(&new).unwrap();
+        let private = exposure(&new, &meta);
+        // On Windows no one else may read it either; Wine 8 reports the Unix mode a new file got outside a private
+        // directory (0775 here), which lets others read, so only "no one else may write it" holds on both.
+        assert!(!private.write && private.stranger.is_none(), "{}", private.shown);
+        let old = dir.path().join("old.toml");
+        std::fs::write(&old, b"x").unwrap();
+        set_dacl(&old, "D:P(A;;FA;;;WD)");
+        let shared = exposure(&old, &meta);
+        assert!(shared.write && shared.any && shared.shown.contains("S-1-1-0"), "{}", shared.shown);
+        let copy = dir.path().join("copy.toml");
+        keep_access(&create_new(&copy).unwrap(), Some(&old)).unwrap();
+        assert!(exposure(&copy, &meta).write, "the old file's access list goes with the new one");
+        assert!(fix(&old, false).starts_with("icacls \""));
     }
 
     #[test]
