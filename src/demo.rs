@@ -5,7 +5,6 @@
 //! the counts it prints, exits non-zero if any is wrong, and removes its temporary directory whatever happens.
 
 use std::io::Write;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -62,7 +61,7 @@ pub fn run(env: &Env, out: &mut dyn Write) -> Result<()> {
     let emu = Emulator::start(OD_PASSWORD, SESSION_PASSWORD, GD_BOOTSTRAP)
         .map_err(|e| Error::system("starting the emulator", e))?;
     let dir = TempDir(std::env::temp_dir().join(format!("tokenfob-demo-{}", crate::sys::random_hex(6)?)));
-    std::fs::DirBuilder::new().mode(0o700).create(&dir.0).map_err(|e| Error::io("creating", &dir.0, e))?;
+    crate::sys::protect::create_dir(&dir.0).map_err(|e| Error::io("creating", &dir.0, e))?;
     let config = dir.0.join("config.toml");
     std::fs::write(&config, seed_config(&emu.url())).map_err(|e| Error::io("writing", &config, e))?;
     let exe = std::env::current_exe().map_err(|e| Error::system("finding this executable", e))?;
@@ -88,9 +87,14 @@ pub fn run(env: &Env, out: &mut dyn Write) -> Result<()> {
 /// Runs tokenfob with `args`; returns success, milliseconds and what to show of its output.
 fn run_step(env: &Env, exe: &Path, dir: &Path, config: &Path, args: &[&str]) -> Result<(bool, f64, String)> {
     let started = Instant::now();
-    let output = Command::new(exe)
+    let mut command = Command::new(exe);
+    command.env_clear();
+    // Windows needs SYSTEMROOT in every process (its sockets do not start without it); elsewhere it is not set.
+    if let Some(root) = env.get("SYSTEMROOT") {
+        command.env("SYSTEMROOT", root);
+    }
+    let output = command
         .args(args)
-        .env_clear()
         .env("PATH", env.get("PATH").unwrap_or("/usr/bin:/bin"))
         .env("HOME", dir)
         .env("TOKENFOB_CONFIG", config)

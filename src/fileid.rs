@@ -1,15 +1,22 @@
 //! Telling versions of a file apart: [`Identity`] for the cache files only tokenfob writes (a rename makes a new
 //! inode), and [`ConfigStamp`] for the configuration, which people edit in place, so it is stamped by content.
-//! [`ConfigWatch`] re-checks a stamp cheaply in a long-lived process.
+//! [`ConfigWatch`] re-checks a stamp cheaply in a long-lived process. What a file's metadata offers for this
+//! differs per system (`fileid/unix.rs`: device, inode and `stat` times; `fileid/windows.rs`: volume serial number
+//! and file index, as `GetFileInformationByHandle` gives them).
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::sys::fs::read_regular;
+
+#[cfg_attr(unix, path = "fileid/unix.rs")]
+#[cfg_attr(windows, path = "fileid/windows.rs")]
+mod platform;
+
+pub(crate) use platform::Identity;
 
 /// The configuration file an entry was made with: its path, its mode (the configuration's warnings depend on it) and
 /// the SHA-256 of its bytes. The cache-hit shortcut compares it with the file as it is now, so any edit is seen,
@@ -43,7 +50,7 @@ impl ConfigStamp {
             sha256.push(char::from(HEX[usize::from(b >> 4)]));
             sha256.push(char::from(HEX[usize::from(b & 15)]));
         }
-        Some(ConfigStamp { path: path.to_str()?.to_owned(), mode: meta.mode(), sha256 })
+        Some(ConfigStamp { path: path.to_str()?.to_owned(), mode: platform::mode(meta), sha256 })
     }
 }
 
@@ -80,18 +87,6 @@ struct ConfigIdentity {
 }
 
 impl ConfigIdentity {
-    fn of(meta: &fs::Metadata) -> ConfigIdentity {
-        let nanos = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
-        ConfigIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: nanos(meta.mtime(), meta.mtime_nsec()),
-            ctime: nanos(meta.ctime(), meta.ctime_nsec()),
-            mode: meta.mode(),
-        }
-    }
-
     /// True when a hash whose reading began at `hashed_at` (nanoseconds since the epoch, `None` if the clock is
     /// before it) may be trusted while this identity holds: the file's last modification and change both lie more
     /// than [`RACY_WINDOW`] before it, so no later write can carry the same timestamps. A timestamp in the future
@@ -106,7 +101,7 @@ impl ConfigWatch {
     /// The stamp of the file at `path` as it is now, as [`ConfigStamp::of`] would give it; `None` if it cannot be
     /// read. A `stat` when the file is as it was at the last trusted hash; otherwise a read and a hash.
     pub(crate) fn current(&mut self, path: &Path) -> Option<&ConfigStamp> {
-        let now = fs::metadata(path).ok().map(|m| ConfigIdentity::of(&m));
+        let now = fs::metadata(path).ok().map(|m| platform::config_identity(&m));
         let trusted = matches!(&self.last, Some((identity, true, _)) if Some(*identity) == now);
         if !trusted {
             self.last = Self::hash(path);
@@ -120,38 +115,12 @@ impl ConfigWatch {
         let began = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok();
         let began = began.and_then(|d| i128::try_from(d.as_nanos()).ok());
         let (bytes, meta) = read_regular(path, MAX_CONFIG).ok()?;
-        let identity = ConfigIdentity::of(&meta);
+        let identity = platform::config_identity(&meta);
         Some((identity, identity.clean_at(began), ConfigStamp::new(path, &meta, &bytes)))
     }
 }
 
-/// What tells two versions of a cache file apart without reading it: device, inode, size, modification time and
-/// mode. Only this code writes cache files, and every write is a rename (a new inode); `chmod` changes the mode.
-/// (The configuration, which people edit in place, is stamped by content instead: [`ConfigStamp`].)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Identity {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: i64,
-    mtime_nsec: i64,
-    mode: u32,
-}
-
-impl Identity {
-    pub(crate) fn of(meta: &fs::Metadata) -> Identity {
-        Identity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
-            mode: meta.mode(),
-        }
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::fs::File;
@@ -187,7 +156,7 @@ mod tests {
         let edited = ConfigStamp::of(&path);
         assert_eq!(watch.current(&path), edited.as_ref());
         // A trusted hash with the same identity is not redone (the planted stamp proves no read happened)...
-        let identity = ConfigIdentity::of(&fs::metadata(&path).unwrap());
+        let identity = platform::config_identity(&fs::metadata(&path).unwrap());
         let planted = ConfigStamp { path: "planted".into(), mode: 0, sha256: String::new() };
         watch.last = Some((identity, true, Some(planted.clone())));
         assert_eq!(watch.current(&path), Some(&planted));

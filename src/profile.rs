@@ -73,7 +73,7 @@ pub(crate) fn load(path: &Path) -> Result<Config> {
     let doc = config::read(path)?;
     let mut config = check(doc.raw, path)?;
     config.stamp = doc.stamp;
-    if config.profiles.values().any(|p| p.literal_secret) && doc.mode & 0o044 != 0 {
+    if config.profiles.values().any(|p| p.literal_secret) && doc.readable_by_others {
         config.warnings.push(format!(
             "{} holds a literal secret and is readable by group or others (chmod 600 it, or use {{ env = ... }})",
             path.display()
@@ -133,7 +133,7 @@ fn build(name: &str, raw: RawProfile) -> std::result::Result<Profile, String> {
         Kind::Static => Source::Static(raw.token.clone().ok_or("kind static needs `token`")?),
         Kind::Command => Source::Command {
             argv: match raw.command.clone().ok_or("kind command needs `command`")? {
-                CommandLine::Shell(line) => vec!["sh".into(), "-c".into(), line],
+                CommandLine::Shell(line) => crate::sys::child::shell_argv(&line),
                 CommandLine::Argv(argv) if !argv.is_empty() => argv,
                 CommandLine::Argv(_) => return Err("`command` is an empty list".into()),
             },

@@ -12,12 +12,12 @@ use crate::error::{Error, Result};
 use crate::fileid::{ConfigStamp, MAX_CONFIG};
 pub(crate) use schema::*;
 
-/// The configuration file as read: where, its identity when read, its permission bits, and its tables.
+/// The configuration file as read: its identity when read, whether others may read it, and its tables.
 pub(crate) struct Document {
     /// The file's identity, made from the very bytes parsed.
     pub(crate) stamp: Option<ConfigStamp>,
-    /// Its permission bits.
-    pub(crate) mode: u32,
+    /// True when another user or account may read it.
+    pub(crate) readable_by_others: bool,
     /// Its tables.
     pub(crate) raw: RawConfig,
 }
@@ -35,8 +35,8 @@ pub(crate) fn read(path: &Path) -> Result<Document> {
     let stamp = ConfigStamp::new(path, &meta, &bytes);
     let text = std::str::from_utf8(&bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
     let raw = parse(text, path)?;
-    let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
-    Ok(Document { stamp, mode, raw })
+    let readable_by_others = crate::sys::protect::config_readable_by_others(path, &meta);
+    Ok(Document { stamp, readable_by_others, raw })
 }
 
 /// Parses configuration text; `path` is only used in messages.

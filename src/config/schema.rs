@@ -181,7 +181,7 @@ impl<'de> Deserialize<'de> for Lifetime {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum CommandLine {
-    /// Run with `sh -c`.
+    /// Run with the system's shell (`sh -c`; `cmd /D /S /C` on Windows).
     Shell(String),
     /// Run directly.
     Argv(Vec<String>),

@@ -1,7 +1,6 @@
 //! The `command` kind: a program prints the token (or a JSON object with `token` and `expires_at`). It runs under
 //! the same process runner as `{ command = ... }` secrets (`sys::child`), bounded in time and output.
 
-use std::process::Command;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -20,10 +19,11 @@ pub(crate) fn run_command(
     now: OffsetDateTime,
 ) -> Result<Issued> {
     let what = format!("running the command of profile {profile:?}");
-    let shown = argv.iter().skip_while(|a| *a == "sh" || *a == "-c").cloned().collect::<Vec<_>>().join(" ");
+    let shell = crate::sys::child::SHELL;
+    let shown =
+        argv.strip_prefix(&shell.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()[..]).unwrap_or(argv).join(" ");
     let fail = |why: String| Error::Other(format!("{what}: `{shown}` {why}"));
-    let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]);
+    let command = crate::sys::child::command(argv);
     let out =
         crate::sys::child::output(command, timeout, crate::net::http::MAX_BODY).map_err(|e| fail(e.to_string()))?;
     parse_command_output(&out, lifetime, now).map_err(fail)

@@ -116,13 +116,14 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
     (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
 }
 
-/// `$BROWSER` (its first entry; `%s` is the URL) or xdg-open; false when neither could be started.
+/// `$BROWSER` (its first entry; `%s` is the URL) or the desktop's opener (xdg-open, macOS's open, Windows's URL
+/// handler); false when neither could be started.
 fn open_browser(browser: Option<String>, url: &str) -> bool {
     let command = browser.and_then(|b| b.split(':').next().map(str::to_owned)).filter(|b| !b.is_empty());
     let mut argv: Vec<String> = match command {
         Some(b) if b.contains("%s") => b.replace("%s", url).split_whitespace().map(str::to_owned).collect(),
         Some(b) => b.split_whitespace().map(str::to_owned).chain([url.to_owned()]).collect(),
-        None => vec!["xdg-open".into(), url.into()],
+        None => crate::sys::child::browser(url),
     };
     let program = argv.remove(0);
     std::process::Command::new(program)

@@ -2,7 +2,6 @@
 //! file, a command's output, or a prompt on the terminal) into a [`Secret`], bounded in size and time.
 
 use std::path::Path;
-use std::process::Command;
 
 use zeroize::Zeroizing;
 
@@ -56,8 +55,9 @@ impl Resolver<'_> {
 
     fn prompt(&self, label: &str, what: &str) -> Result<Secret> {
         let mut tty = self.terminal(&format!("asking for the {what} of profile {:?}", self.profile))?;
-        let line =
-            tty.read_hidden(&format!("{label}: ")).map_err(|e| Error::io("reading", Path::new("/dev/tty"), e))?;
+        let line = tty
+            .read_hidden(&format!("{label}: "))
+            .map_err(|e| Error::io("reading", Path::new(crate::sys::tty::NAME), e))?;
         Ok(Secret::new(line))
     }
 
@@ -81,10 +81,10 @@ impl Resolver<'_> {
 /// The most a `{ command = ... }` may print.
 const MAX_SECRET_OUTPUT: usize = 64 * 1024;
 
-/// Runs `cmd` with `sh -c` (bounded by `timeout`, see [`crate::sys::child`]) and returns its trimmed standard output.
+/// Runs `cmd` with the system's shell (`sh -c`; `cmd /C` on Windows; bounded by `timeout`, see
+/// [`crate::sys::child`]) and returns its trimmed standard output.
 fn run_command(cmd: &str, timeout: std::time::Duration) -> Result<Secret, String> {
-    let mut command = Command::new("sh");
-    command.arg("-c").arg(cmd);
+    let command = crate::sys::child::command(&crate::sys::child::shell_argv(cmd));
     let out = crate::sys::child::output(command, timeout, MAX_SECRET_OUTPUT).map_err(|e| format!("`{cmd}` {e}"))?;
     let text = std::str::from_utf8(&out).map_err(|_| format!("`{cmd}` printed something that is not UTF-8"))?;
     let value = text.trim();

@@ -82,16 +82,18 @@ pub(crate) fn status(app: &App, profile: Option<&str>, json: bool, out: &mut dyn
     write(out, &text)
 }
 
-/// `tokenfob exec`: replaces this process with `command`, the token in `$var` (never in argv).
+/// `tokenfob exec`: replaces this process with `command`, the token in `$var` (never in argv). Windows cannot
+/// replace a process: there tokenfob waits for the command and exits with its exit code.
 pub(crate) fn exec(app: &App, profile: &str, var: &str, command: &[String]) -> Result<()> {
-    use std::os::unix::process::CommandExt;
     // An empty name, or one with `=`, would run the command without the token, or with it under another name.
     if var.is_empty() || var.contains(['=', '\0']) {
         return Err(Error::Config(format!("--env {var:?} is not an environment variable name")));
     }
     let (broker, profile) = app.open_profile(Some(profile), None)?;
     let served = broker.get(&profile, None, crate::clock::now())?;
-    let err = std::process::Command::new(&command[0]).args(&command[1..]).env(var, served.token().expose()).exec();
+    let mut child = std::process::Command::new(&command[0]);
+    child.args(&command[1..]).env(var, served.token().expose());
+    let err = crate::sys::child::exec(child);
     Err(Error::system(format!("running {}", command[0]), err))
 }
 

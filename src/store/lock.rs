@@ -1,14 +1,20 @@
 //! The renewal lock: an exclusive lock on `<profile>.lock`, plus a shared byte of `.guard` held beside it, so a
 //! lock file deleted while held cannot let a second renewal in (see `store`'s module comment). Waits are bounded.
+//! The profile's lock is std's `File::try_lock` (`flock` on Unix, `LockFileEx` on Windows); the guard's byte-range
+//! lock has no std call, so it is `lock/unix.rs` (`fcntl`) or `lock/windows.rs` (`LockFileEx` on one byte).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::ErrorKind;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::private::{check_private, refuse_odd};
 use crate::error::{Error, Result};
+use crate::fileid::Identity;
+
+#[cfg_attr(unix, path = "lock/unix.rs")]
+#[cfg_attr(windows, path = "lock/windows.rs")]
+mod platform;
 
 /// An exclusive lock on one profile; released on drop (or by the kernel when the process dies).
 #[derive(Debug)]
@@ -61,7 +67,7 @@ fn hold_guard(
     let at = guard_byte(profile);
     for mode in [Mode::Exclusive, Mode::Shared] {
         // Taking the shared lock over the exclusive one converts it, with no moment unlocked in between.
-        match wait(|| lock_byte(&guard, at, mode), started, timeout) {
+        match wait(|| platform::lock_byte(&guard, at, mode), started, timeout) {
             Ok(()) => {}
             Err(Waited::Failed(e)) => {
                 // A file system without byte-range locks (some network ones): the profile's lock still works,
@@ -86,28 +92,20 @@ fn open_lock(path: &Path) -> Result<File> {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("checking lock file", path, e)),
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| Error::io("opening lock file", path, e))?;
+    let file = crate::sys::protect::open_lock(path).map_err(|e| Error::io("opening lock file", path, e))?;
     let meta = file.metadata().map_err(|e| Error::io("checking lock file", path, e))?;
     if !meta.is_file() {
         return Err(refuse_odd(path, &meta));
     }
-    check_private(path, &meta, false).map_err(|e| Error::Config(e.to_string()))?;
+    check_private(path, &meta, Some(&file), false).map_err(|e| Error::Config(e.to_string()))?;
     Ok(file)
 }
 
-/// True when `path` still names the open `file` (same device and inode).
+/// True when `path` still names the open `file` (same device and inode, or volume and file index).
 fn still_names(path: &Path, file: &File) -> std::io::Result<bool> {
-    let held = file.metadata()?;
-    match fs::symlink_metadata(path) {
-        Ok(now) => Ok(now.dev() == held.dev() && now.ino() == held.ino()),
+    let held = Identity::of(file, &file.metadata()?)?;
+    match Identity::at(path) {
+        Ok(now) => Ok(now.same_file(&held)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
     }
@@ -161,32 +159,4 @@ fn guard_byte(profile: &str) -> i64 {
     let hash =
         profile.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     i64::try_from(hash >> 24).expect("a 40-bit value fits")
-}
-
-/// Tries to lock byte `at` of `file` in `mode` without waiting. Linux's open-file-description locks belong to the
-/// open file, like `flock`; elsewhere POSIX record locks belong to the process, which holds one guard at a time.
-fn lock_byte(file: &File, at: i64, mode: Mode) -> std::result::Result<(), fs::TryLockError> {
-    use std::os::fd::AsRawFd;
-    #[cfg(target_os = "linux")]
-    const SET: libc::c_int = libc::F_OFD_SETLK;
-    #[cfg(not(target_os = "linux"))]
-    const SET: libc::c_int = libc::F_SETLK;
-    // SAFETY: flock is plain data; fcntl reads it for a descriptor we own.
-    let mut range: libc::flock = unsafe { std::mem::zeroed() };
-    range.l_type = match mode {
-        Mode::Exclusive => libc::F_WRLCK,
-        Mode::Shared => libc::F_RDLCK,
-    } as _;
-    range.l_whence = libc::SEEK_SET as _;
-    range.l_start = at as _;
-    range.l_len = 1;
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(file.as_raw_fd(), SET, &range) } == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EAGAIN | libc::EACCES) => Err(fs::TryLockError::WouldBlock),
-        _ => Err(fs::TryLockError::Error(e)),
-    }
 }

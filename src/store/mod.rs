@@ -31,9 +31,8 @@ pub(crate) use lock::Lock;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fs::{self, DirBuilder};
+use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -78,7 +77,7 @@ impl Cache {
         }
         let path = self.entry_path(profile);
         if let Some((identity, entry)) = self.memo.borrow().get(profile)
-            && fs::symlink_metadata(&path).is_ok_and(|m| Identity::of(&m) == *identity)
+            && Identity::at(&path).is_ok_and(|now| now == *identity)
         {
             return Ok(entry.clone());
         }
@@ -117,8 +116,7 @@ impl Cache {
                 crate::environment::CACHE_DIR
             )));
         }
-        check_private(&self.dir, &meta, true).map_err(refused)?;
-        if meta.mode() & 0o077 != 0 {
+        if check_private(&self.dir, &meta, None, true).map_err(refused)? {
             let dir =
                 crate::sys::fs::open_dir(&self.dir).map_err(|e| Error::io("opening cache directory", &self.dir, e))?;
             make_private(&self.dir, &dir, true).map_err(refused)?;
@@ -141,7 +139,7 @@ impl Cache {
         let json = serde_json::to_vec_pretty(entry).map_err(|e| Error::Other(format!("encoding cache entry: {e}")))?;
         let random = crate::sys::random_hex(TEMP_RANDOM_BYTES)?;
         let temp = self.dir.join(format!(".{}.{random}.tmp", lock.profile()));
-        let result = write_new(&temp, &json).and_then(|()| fs::rename(&temp, &path));
+        let result = write_new(&temp, &json).and_then(|()| crate::sys::fs::replace(&temp, &path));
         if let Err(e) = result {
             let _ = fs::remove_file(&temp);
             return Err(Error::io("writing cache entry", &path, e));
@@ -176,11 +174,7 @@ impl Cache {
     }
 
     fn ensure_dir(&self) -> Result<()> {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(|e| Error::io("creating cache directory", &self.dir, e))
+        crate::sys::protect::create_dir_all(&self.dir).map_err(|e| Error::io("creating cache directory", &self.dir, e))
     }
 }
 
@@ -211,8 +205,6 @@ fn is_temp_of(name: &str, profile: &str) -> bool {
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use std::os::unix::fs::PermissionsExt;
-    use std::path::Path;
     use time::OffsetDateTime;
 
     fn entry(profile: &str, token: &str) -> Entry {
@@ -222,13 +214,15 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn writes_private_files_and_reads_them_back() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("c"));
         let lock = cache.lock("p", Duration::from_secs(1)).unwrap();
         cache.write(&lock, &entry("p", "tok")).unwrap();
         assert_eq!(cache.read("p").unwrap().unwrap().token.unwrap().expose(), "tok");
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("c")), 0o700);
         assert_eq!(mode(&dir.path().join("c/p.json")), 0o600);
         let leftovers: Vec<_> = fs::read_dir(dir.path().join("c"))

@@ -4,7 +4,8 @@
 //! `$TOKENFOB_CACHE_DIR`, else `<user cache dir>/tokenfob/`. The user directories follow the XDG base directory
 //! rules (`$XDG_CONFIG_HOME`, else `~/.config`; `$XDG_CACHE_HOME`, else `~/.cache`; a relative value is ignored),
 //! and macOS's own places (`~/Library/Application Support`, `~/Library/Caches`), the same ones the `directories`
-//! crate gives. They are worked out here from the [`Env`] snapshot, so tests can set them and a cache hit computes
+//! crate gives. On Windows the configuration is `%APPDATA%\tokenfob\config.toml` (the roaming profile, as git and
+//! kubectl keep theirs) and the cache `%LOCALAPPDATA%\tokenfob\cache` (never roamed to another machine). They are worked out here from the [`Env`] snapshot, so tests can set them and a cache hit computes
 //! only the two it needs. tokenfob runs in whatever directory its caller is in (git runs helpers inside work trees),
 //! so a relative `TOKENFOB_*` path is refused rather than resolved there, and every path is normalized (no trailing
 //! `/` or `.`), so that a check of "the last component is not a symlink" means what it says (issue #10).
@@ -23,6 +24,9 @@ pub(crate) fn config_file(flag: Option<&Path>, env: &Env) -> Result<PathBuf> {
     if let Some(path) = env.get(environment::CONFIG) {
         return absolute(environment::CONFIG, path);
     }
+    if cfg!(windows) {
+        return Ok(windows_dir(env, "APPDATA")?.join("tokenfob").join("config.toml"));
+    }
     Ok(user_dir(env, "XDG_CONFIG_HOME", ".config", "Library/Application Support")?.join("tokenfob/config.toml"))
 }
 
@@ -31,7 +35,22 @@ pub(crate) fn cache_dir(env: &Env) -> Result<PathBuf> {
     if let Some(path) = env.get(environment::CACHE_DIR) {
         return absolute(environment::CACHE_DIR, path);
     }
+    if cfg!(windows) {
+        return Ok(windows_dir(env, "LOCALAPPDATA")?.join("tokenfob").join("cache"));
+    }
     Ok(user_dir(env, "XDG_CACHE_HOME", ".cache", "Library/Caches")?.join("tokenfob"))
+}
+
+/// A Windows profile directory from `%<variable>%` (`APPDATA`, `LOCALAPPDATA`), which must be an absolute path.
+fn windows_dir(env: &Env, variable: &str) -> Result<PathBuf> {
+    match env.get(variable).map(Path::new) {
+        Some(dir) if dir.is_absolute() => Ok(normalize(dir)),
+        _ => Err(Error::Config(format!(
+            "finding the user profile: %{variable}% is not set to an absolute path (set it, or {} and {})",
+            environment::CONFIG,
+            environment::CACHE_DIR
+        ))),
+    }
 }
 
 /// A user directory: on macOS `~/<macos>`; elsewhere `$<xdg_variable>` when it is an absolute path (the XDG rule: a
@@ -81,7 +100,7 @@ pub(super) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
@@ -121,5 +140,13 @@ mod tests {
             let e = cache_dir(&env).unwrap_err().to_string();
             assert!(e.contains("HOME") && e.contains("TOKENFOB_CACHE_DIR"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_windows_profile_directories_must_be_absolute() {
+        let env = Env::from_pairs([("APPDATA", "/profile/Roaming/"), ("LOCALAPPDATA", "relative")]);
+        assert_eq!(windows_dir(&env, "APPDATA").unwrap(), Path::new("/profile/Roaming"));
+        let e = windows_dir(&env, "LOCALAPPDATA").unwrap_err().to_string();
+        assert!(e.contains("%LOCALAPPDATA% is not set to an absolute path") && e.contains("TOKENFOB_CACHE_DIR"), "{e}");
     }
 }

@@ -1,17 +1,23 @@
 //! Opening files without surprises: [`read_regular`] is the one way a file the user names (the configuration, a
 //! `{ file = ... }` secret, a `ca_file`) is read: never blocking on a FIFO, only a regular file, at most a given
-//! size. [`open_dir`] opens a directory without following a symlink.
+//! size. [`open_dir`] opens a directory without following a symlink (or, on Windows, a reparse point). The open
+//! flags that make this so differ per system and live in `fs/unix.rs` and `fs/windows.rs`.
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::Metadata;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+#[cfg_attr(unix, path = "fs/unix.rs")]
+#[cfg_attr(windows, path = "fs/windows.rs")]
+mod platform;
+
+pub(crate) use platform::{open_dir, replace};
 
 /// Reads the regular file at `path` (following symlinks), at most `limit` bytes, with its metadata. It is opened
 /// without blocking, so a FIFO or device there is an error naming what it is, never a hang, and a device such as
-/// `/dev/zero` is never read. `O_NONBLOCK` changes nothing for a regular file, so it is left set.
+/// `/dev/zero` is never read.
 pub(crate) fn read_regular(path: &Path, limit: u64) -> std::io::Result<(Vec<u8>, Metadata)> {
-    let mut file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)?;
+    let mut file = platform::open_read(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(not_regular(&meta));
@@ -31,26 +37,19 @@ pub(crate) fn not_regular(meta: &Metadata) -> std::io::Error {
 
 /// What kind of file `meta` describes, in words.
 pub(crate) fn kind(meta: &Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
     let t = meta.file_type();
-    let kinds = [
-        (t.is_file(), "regular file"),
-        (t.is_dir(), "directory"),
-        (t.is_symlink(), "symlink"),
-        (t.is_fifo(), "fifo"),
-        (t.is_socket(), "socket"),
-        (t.is_char_device(), "character device"),
-        (t.is_block_device(), "block device"),
-    ];
-    kinds.iter().find(|(is, _)| *is).map_or("special file", |(_, name)| name)
+    if t.is_file() {
+        "regular file"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_symlink() {
+        "symlink"
+    } else {
+        platform::special_kind(&t).unwrap_or("special file")
+    }
 }
 
-/// Opens `dir` as a directory, never following a symlink in its last component and never blocking.
-pub(crate) fn open_dir(dir: &Path) -> std::io::Result<File> {
-    OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK).open(dir)
-}
-
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -1,4 +1,4 @@
-//! What must be undone when tokenfob is ended by a signal: the running child's process group, and the terminal's
+//! Unix: what must be undone when tokenfob is ended by a signal: the running child's process group, and the terminal's
 //! echo while a secret is typed.
 //!
 //! `child` records the process group of the program it runs, `tty` the terminal settings it changed; on SIGTERM,
