@@ -74,8 +74,9 @@ pub(crate) fn load(path: &Path) -> Result<Config> {
     let mut config = check(doc.raw, path)?;
     config.stamp = doc.stamp;
     if config.profiles.values().any(|p| p.literal_secret) && doc.readable_by_others {
+        let (others, fix) = (crate::sys::protect::OTHERS, crate::sys::protect::MAKE_PRIVATE);
         config.warnings.push(format!(
-            "{} holds a literal secret and is readable by group or others (chmod 600 it, or use {{ env = ... }})",
+            "{} holds a literal secret and is readable by {others} ({fix}, or use {{ env = ... }})",
             path.display()
         ));
     }
@@ -414,7 +415,8 @@ token = { env = "T" }
         // GoodData token that never expires is left on the server unrevoked. Change these only on purpose.
         let pinned = [
             ("acme", "session-55cfc5edb83bb12e"),
-            ("cmd", "420afe2eb5d35e50"),
+            // A command line's fingerprint includes the shell that runs it (`sh -c`; `cmd /D /S /C` on Windows).
+            ("cmd", if cfg!(windows) { "c6226ce706498946" } else { "420afe2eb5d35e50" }),
             ("gd", "gooddata-ff19af8d8a773bbf"),
             ("od", "onedata-ead69c2683e6d844"),
             ("oidc", "oauth2-7fbe3f0ee7761247"),

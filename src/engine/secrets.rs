@@ -119,7 +119,9 @@ mod tests {
         let r = resolver(&env);
         assert_eq!(r.resolve(&SecretSource::Env("PW".into()), "password").unwrap().expose(), "from-env");
         assert_eq!(r.resolve(&SecretSource::File("~/pw".into()), "password").unwrap().expose(), "first");
-        let cmd = SecretSource::Command("printf '  out \\n'".into());
+        // The system's shell: `sh -c`, or `cmd /C` on Windows.
+        let line = if cfg!(windows) { "echo   out " } else { "printf '  out \\n'" };
+        let cmd = SecretSource::Command(line.into());
         assert_eq!(r.resolve(&cmd, "password").unwrap().expose(), "out");
     }
 

@@ -1,8 +1,9 @@
 //! The token cache: one JSON file per profile, written atomically, renewed under a lock.
 //!
-//! Readers never lock: a writer replaces `<profile>.json` by writing a temp file (created with O_EXCL and mode 0600,
-//! under an unpredictable name), fsyncing it and renaming it over the old one, so a reader sees the old entry or the
-//! new one, never half. Renewal takes an exclusive `flock` on the sibling `<profile>.lock` (never on the data file),
+//! Readers never lock: a writer replaces `<profile>.json` by writing a temp file (created exclusively and private:
+//! mode 0600, or an owner-only DACL on Windows; under an unpredictable name), fsyncing it and renaming it over the
+//! old one, so a reader sees the old entry or the new one, never half. Renewal takes an exclusive lock (`flock`, or
+//! `LockFileEx` on Windows) on the sibling `<profile>.lock` (never on the data file),
 //! and [`Cache::write`] takes the [`Lock`] as an argument so nobody writes unlocked. The kernel drops the lock when
 //! its holder dies, so a killed process never wedges the others.
 //!

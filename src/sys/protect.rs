@@ -9,5 +9,6 @@
 mod platform;
 
 pub(crate) use platform::{
-    check, config_readable_by_others, create_dir, create_dir_all, make_private, open_entry, open_lock, write_new,
+    MAKE_PRIVATE, OTHERS, check, config_readable_by_others, create_dir, create_dir_all, make_private, open_entry,
+    open_lock, write_new,
 };

@@ -7,6 +7,11 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+/// Who "others" are, in messages.
+pub(crate) const OTHERS: &str = "group or others";
+/// How a user makes a file readable by them alone, in messages.
+pub(crate) const MAKE_PRIVATE: &str = "chmod 600 it";
+
 /// Checks that `meta` (of `path`, a directory when `dir`) is not a symlink, is ours, and is not writable by group
 /// or others; `Err` says why not. `Ok(true)` when group or others have any other access, which
 /// [`make_private`] takes away. (`_file` is for systems whose check needs an open handle.)

@@ -28,10 +28,10 @@ use windows_sys::Win32::Security::Authorization::{
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, CreateWellKnownSid, DACL_SECURITY_INFORMATION, EqualSid, GetAce,
-    GetSecurityDescriptorDacl, GetTokenInformation, INHERIT_ONLY_ACE, OWNER_SECURITY_INFORMATION,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SECURITY_MAX_SID_SIZE,
-    TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER, TokenOwner, TokenUser, WELL_KNOWN_SID_TYPE, WinBuiltinAdministratorsSid,
-    WinCreatorOwnerRightsSid, WinLocalSystemSid,
+    GetSecurityDescriptorDacl, GetSecurityDescriptorOwner, GetTokenInformation, INHERIT_ONLY_ACE,
+    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES,
+    SECURITY_MAX_SID_SIZE, TOKEN_OWNER, TOKEN_QUERY, TOKEN_USER, TokenOwner, TokenUser, WELL_KNOWN_SID_TYPE,
+    WinBuiltinAdministratorsSid, WinCreatorOwnerRightsSid, WinLocalSystemSid,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateDirectoryW, DELETE, FILE_APPEND_DATA, FILE_ATTRIBUTE_REPARSE_POINT, FILE_DELETE_CHILD,
@@ -51,6 +51,12 @@ const WRITE_RIGHTS: u32 = FILE_WRITE_DATA
     | GENERIC_ALL;
 /// Rights that let someone read what a file holds (or list a directory).
 const READ_RIGHTS: u32 = FILE_READ_DATA | GENERIC_READ | GENERIC_ALL;
+
+/// Who "others" are, in messages.
+pub(crate) const OTHERS: &str = "other accounts";
+/// How a user makes a file readable by them alone, in messages.
+pub(crate) const MAKE_PRIVATE: &str = "remove the other accounts from its Security tab, or run `icacls FILE \
+                                       /inheritance:r /grant:r %USERNAME%:F`";
 
 /// Memory that Windows allocated for us (a security descriptor, a string), freed on drop.
 struct Local(*mut core::ffi::c_void);
@@ -191,12 +197,23 @@ fn inspect(handle: HANDLE, me: &Me) -> std::io::Result<(bool, Others)> {
     }
     let _free = Local(sd);
     let ours = !owner.is_null() && me.owns(owner);
-    let mut others = Others { writer: None, reader: None };
     if dacl.is_null() {
-        others.writer = Some("Everyone (it has no access list at all)".into());
-        return Ok((ours, others));
+        let everyone = Some("Everyone (it has no access list at all)".to_owned());
+        return Ok((ours, Others { writer: everyone.clone(), reader: everyone }));
     }
-    // SAFETY: a non-null DACL from GetSecurityInfo is a valid ACL inside `sd`.
+    // SAFETY: a non-null DACL from GetSecurityInfo is a valid ACL inside `sd`, which lives until we return.
+    Ok((ours, unsafe { scan(dacl, me) }))
+}
+
+/// What the entries of `dacl` allow others. Inherit-only entries do not apply to the object itself, and deny
+/// entries only take rights away, so both are skipped; an allow entry of a kind this code does not read (compound or
+/// object entries, which Windows uses for directory-service objects, not files) counts as letting someone write.
+///
+/// # Safety
+/// `dacl` must point to a valid ACL.
+unsafe fn scan(dacl: *const ACL, me: &Me) -> Others {
+    let mut others = Others { writer: None, reader: None };
+    // SAFETY: the caller's promise.
     let count = unsafe { (*dacl).AceCount };
     for i in 0..u32::from(count) {
         let mut ace: *mut core::ffi::c_void = std::ptr::null_mut();
@@ -206,25 +223,33 @@ fn inspect(handle: HANDLE, me: &Me) -> std::io::Result<(bool, Others)> {
         }
         // SAFETY: every ACE starts with an ACE_HEADER.
         let header = unsafe { &*ace.cast::<ACE_HEADER>() };
-        if u32::from(header.AceFlags) & INHERIT_ONLY_ACE != 0 || !matches!(header.AceType, 0 | 9) {
-            // Inherit-only entries do not apply to this object; deny entries only take rights away. Object ACEs
-            // (directory-service objects) do not occur on files.
-            continue;
-        }
-        // SAFETY: types 0 (allowed) and 9 (allowed callback) have the ACCESS_ALLOWED_ACE layout.
-        let allowed = unsafe { &*ace.cast::<ACCESS_ALLOWED_ACE>() };
-        let sid = std::ptr::addr_of!(allowed.SidStart) as PSID;
+        let (sid, mask) = match header.AceType {
+            _ if u32::from(header.AceFlags) & INHERIT_ONLY_ACE != 0 => continue,
+            // Allowed and allowed-callback entries have the ACCESS_ALLOWED_ACE layout.
+            0 | 9 => {
+                // SAFETY: as the comment above says.
+                let allowed = unsafe { &*ace.cast::<ACCESS_ALLOWED_ACE>() };
+                (std::ptr::addr_of!(allowed.SidStart) as PSID, allowed.Mask)
+            }
+            kind @ (4 | 5 | 11) => {
+                others
+                    .writer
+                    .get_or_insert_with(|| format!("an access entry of type {kind}, which tokenfob cannot read"));
+                continue;
+            }
+            _ => continue,
+        };
         if me.trusts(sid) {
             continue;
         }
-        if allowed.Mask & WRITE_RIGHTS != 0 && others.writer.is_none() {
+        if mask & WRITE_RIGHTS != 0 && others.writer.is_none() {
             others.writer = Some(sid_text(sid));
         }
-        if allowed.Mask & READ_RIGHTS != 0 && others.reader.is_none() {
+        if mask & READ_RIGHTS != 0 && others.reader.is_none() {
             others.reader = Some(sid_text(sid));
         }
     }
-    Ok((ours, others))
+    others
 }
 
 /// Opens `path` for reading its security, never following a reparse point.
@@ -265,11 +290,14 @@ pub(crate) fn check(path: &Path, meta: &Metadata, file: Option<&File>, dir: bool
     Ok(others.reader.is_some())
 }
 
-/// The protected, current-user-only security descriptor, inheritable by what is created inside when `dir`.
+/// The protected, current-user-only security descriptor, inheritable by what is created inside when `dir`, owned
+/// by the current user (not by Administrators, the default owner in an elevated process, so that a cache made
+/// elevated is still the user's when not).
 fn private_descriptor(dir: bool) -> std::io::Result<Local> {
     let me = Me::get()?;
     let inherit = if dir { "OICI" } else { "" };
-    let sddl = format!("D:P(A;{inherit};FA;;;{})", sid_text(me.user.ptr()));
+    let user = sid_text(me.user.ptr());
+    let sddl = format!("O:{user}D:P(A;{inherit};FA;;;{user})");
     let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
     let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
     // SAFETY: `wide` is NUL-terminated; the descriptor is freed by `Local`.
@@ -284,23 +312,18 @@ fn private_descriptor(dir: bool) -> std::io::Result<Local> {
     if ok == 0 { Err(std::io::Error::last_os_error()) } else { Ok(Local(sd)) }
 }
 
-/// Gives the open `handle` the private DACL (the handle needs WRITE_DAC).
+/// Gives the open `handle` the private DACL and makes the current user its owner (the handle needs WRITE_DAC and
+/// WRITE_OWNER; anyone may make their own account the owner of what they may re-permission).
 fn set_private(handle: HANDLE, dir: bool) -> std::io::Result<()> {
     let sd = private_descriptor(dir)?;
     let (mut present, mut defaulted, mut dacl): (i32, i32, *mut ACL) = (0, 0, std::ptr::null_mut());
-    // SAFETY: `sd` is a valid descriptor; the DACL pointer points into it and is used while it lives.
+    let mut owner: PSID = std::ptr::null_mut();
+    // SAFETY: `sd` is a valid descriptor; the DACL and owner pointers point into it and are used while it lives.
     let status = unsafe {
         GetSecurityDescriptorDacl(sd.0, &mut present, &mut dacl, &mut defaulted);
-        let what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
-        SetSecurityInfo(
-            handle,
-            SE_FILE_OBJECT,
-            what,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            dacl,
-            std::ptr::null(),
-        )
+        GetSecurityDescriptorOwner(sd.0, &mut owner, &mut defaulted);
+        let what = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
+        SetSecurityInfo(handle, SE_FILE_OBJECT, what, owner, std::ptr::null_mut(), dacl, std::ptr::null())
     };
     if status != 0 { Err(std::io::Error::from_raw_os_error(status as i32)) } else { Ok(()) }
 }
@@ -309,7 +332,7 @@ fn set_private(handle: HANDLE, dir: bool) -> std::io::Result<()> {
 /// tokens may have been read already, and only renewing them helps with that.
 pub(crate) fn make_private(path: &Path, _file: &File, dir: bool) -> std::io::Result<()> {
     let file = OpenOptions::new()
-        .access_mode(READ_CONTROL | WRITE_DAC)
+        .access_mode(READ_CONTROL | WRITE_DAC | WRITE_OWNER)
         .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
         .open(path)?;
     set_private(file.as_raw_handle(), dir)?;
@@ -361,7 +384,7 @@ pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .access_mode(GENERIC_WRITE | READ_CONTROL | WRITE_DAC)
+        .access_mode(GENERIC_WRITE | READ_CONTROL | WRITE_DAC | WRITE_OWNER)
         .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
         .open(path)?;
     set_private(file.as_raw_handle(), false)?;
@@ -401,4 +424,72 @@ pub(crate) fn create_dir_all(path: &Path) -> std::io::Result<()> {
 /// Creates the directory `path`, which must not exist yet, with the private DACL.
 pub(crate) fn create_dir(path: &Path) -> std::io::Result<()> {
     create_private_dir(path, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_tokenfob_creates_passes_its_own_check_and_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("c");
+        create_dir_all(&cache).unwrap();
+        create_dir_all(&cache).unwrap();
+        assert!(create_dir(&cache).is_err(), "an existing directory must not be taken over");
+        let meta = std::fs::symlink_metadata(&cache).unwrap();
+        assert_eq!(check(&cache, &meta, None, true), Ok(false));
+        let entry = cache.join("p.json");
+        write_new(&entry, b"x").unwrap();
+        assert!(write_new(&entry, b"y").is_err(), "a temp file is created exclusively");
+        let meta = std::fs::symlink_metadata(&entry).unwrap();
+        assert_eq!(check(&entry, &meta, None, false), Ok(false));
+    }
+
+    /// Gives `path` the DACL in `sddl` (for tests that plant what another account could have made).
+    fn set_dacl(path: &Path, sddl: &str) {
+        let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
+        let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        let (mut present, mut defaulted, mut dacl): (i32, i32, *mut ACL) = (0, 0, std::ptr::null_mut());
+        let file = OpenOptions::new().access_mode(READ_CONTROL | WRITE_DAC).open(path).unwrap();
+        // SAFETY: test-only calls on a descriptor and a handle that live across them.
+        let status = unsafe {
+            assert_ne!(
+                ConvertStringSecurityDescriptorToSecurityDescriptorW(wide.as_ptr(), 1, &mut sd, std::ptr::null_mut()),
+                0
+            );
+            GetSecurityDescriptorDacl(sd, &mut present, &mut dacl, &mut defaulted);
+            let what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
+            let status = SetSecurityInfo(
+                file.as_raw_handle(),
+                SE_FILE_OBJECT,
+                what,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                dacl,
+                std::ptr::null(),
+            );
+            LocalFree(sd);
+            status
+        };
+        assert_eq!(status, 0);
+    }
+
+    #[test]
+    fn a_file_that_everyone_may_write_is_refused_and_one_they_may_read_is_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = dir.path().join("p.json");
+        std::fs::write(&entry, b"x").unwrap();
+        set_dacl(&entry, "D:P(A;;FA;;;WD)");
+        let meta = std::fs::symlink_metadata(&entry).unwrap();
+        let why = check(&entry, &meta, None, false).unwrap_err();
+        assert!(why.contains("others may write to it") && why.contains("S-1-1-0"), "{why}");
+        let me = sid_text(Me::get().unwrap().user.ptr());
+        set_dacl(&entry, &format!("D:P(A;;FA;;;{me})(A;;FR;;;WD)"));
+        assert_eq!(check(&entry, &meta, None, false), Ok(true));
+        make_private(&entry, &File::open(&entry).unwrap(), false).unwrap();
+        // On Windows this is Ok(false). Wine 8 keeps no DACL and maps the replaced one to mode bits that still let
+        // others read (docs/security.md), so only "not refused" holds on both.
+        assert!(check(&entry, &meta, None, false).is_ok());
+    }
 }
