@@ -98,18 +98,6 @@ impl Wine {
             ("WINEDLLOVERRIDES", "bcryptprimitives=n,b".into()),
         ]
     }
-
-    /// The Unix path of the prefix's `C:\users\<user>\AppData\<which>` (`Roaming` or `Local`).
-    pub fn profile_dir(&self, which: &str) -> PathBuf {
-        let users = self.prefix.join("drive_c/users");
-        let user = std::fs::read_dir(&users)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.file_name().is_some_and(|n| n != "Public") && p.is_dir())
-            .expect("a user profile in the Wine prefix");
-        user.join("AppData").join(which)
-    }
 }
 
 /// The Windows form of an absolute Unix path: drive `Z:` is `/` in every Wine prefix.
