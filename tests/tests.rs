@@ -7,3 +7,4 @@ mod integrations;
 mod oauth;
 mod reliability;
 mod support;
+mod windows;

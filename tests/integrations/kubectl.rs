@@ -8,9 +8,12 @@ use tokenfob_emulator::util;
 use crate::support::Sandbox;
 use crate::support::server::{Response, Server, Tls, tool};
 
-/// A kubeconfig for a fake API server on `port` whose user runs `tokenfob kubectl PROFILE`.
+/// A kubeconfig for a fake API server on `port` whose user runs `tokenfob kubectl PROFILE` (the sandbox's binary:
+/// the Linux one, or the Windows one under Wine).
 pub fn kubeconfig(s: &Sandbox, port: u16, ca_pem: &str, profile: &str) -> std::path::PathBuf {
     let ca = tokenfob_base64(ca_pem.as_bytes());
+    let (program, mut args) = s.launcher();
+    args.extend(["kubectl".to_owned(), profile.to_owned()]);
     let text = format!(
         r#"apiVersion: v1
 kind: Config
@@ -24,8 +27,8 @@ users:
   user:
     exec:
       apiVersion: client.authentication.k8s.io/v1
-      command: {exe}
-      args: ["kubectl", "{profile}"]
+      command: {program}
+      args: {args}
       interactiveMode: IfAvailable
       provideClusterInfo: false
 contexts:
@@ -35,7 +38,8 @@ contexts:
     user: tokenfob-od
 current-context: fake
 "#,
-        exe = env!("CARGO_BIN_EXE_tokenfob")
+        program = serde_json::to_string(&program).unwrap(),
+        args = serde_json::to_string(&args).unwrap(),
     );
     let path = s.dir.path().join("kubeconfig");
     std::fs::write(&path, text).unwrap();
@@ -52,7 +56,12 @@ fn tokenfob_base64(bytes: &[u8]) -> String {
 #[test]
 fn kubectl_gets_its_token_from_the_cache_and_recovers_after_a_401() {
     let Some(kubectl) = tool("kubectl") else { return };
-    let s = Sandbox::new();
+    cache_hit_401_and_erase(&Sandbox::new(), &kubectl);
+}
+
+/// kubectl against an API server that accepts the emulator's valid tokens: a login, a cache hit, a 401 after the
+/// token is revoked, and one new login after `erase --token` (shared with the Windows test).
+pub fn cache_hit_401_and_erase(s: &Sandbox, kubectl: &std::path::Path) {
     let tls = Tls::new();
     let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let (state, log) = (s.emu.shared(), Arc::clone(&seen));
@@ -68,9 +77,9 @@ fn kubectl_gets_its_token_from_the_cache_and_recovers_after_a_401() {
                 )
             }
         }).unwrap();
-    let config = kubeconfig(&s, api.port(), &tls.ca_pem, "od");
+    let config = kubeconfig(s, api.port(), &tls.ca_pem, "od");
     let run = || {
-        let mut k = s.tool_command(&kubectl);
+        let mut k = s.tool_command(kubectl);
         k.args(["--kubeconfig", config.to_str().unwrap(), "get", "--raw", "/api"]);
         s.check(k.output().unwrap())
     };

@@ -5,6 +5,7 @@
 
 pub mod pty;
 pub mod server;
+pub mod wine;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub struct Sandbox {
     pub gd_bootstrap: String,
     secrets: RefCell<Vec<String>>,
     extra_env: RefCell<Vec<(String, String)>>,
+    /// Set when the sandbox runs the Windows tokenfob.exe under Wine instead of the Linux binary.
+    wine: Option<&'static wine::Wine>,
 }
 
 fn random() -> String {
@@ -67,9 +70,39 @@ impl Sandbox {
             session_password,
             gd_bootstrap,
             extra_env: RefCell::new(Vec::new()),
+            wine: None,
         };
         sandbox.write_config(&sandbox.seed_config());
         sandbox
+    }
+
+    /// A sandbox whose runs are the Windows tokenfob.exe under Wine, or `None` (with a printed reason) when that is
+    /// not set up (see [`wine::wine`]).
+    pub fn windows() -> Option<Sandbox> {
+        let wine = wine::wine()?;
+        Some(Sandbox { wine: Some(wine), ..Sandbox::new() })
+    }
+
+    /// The Wine setup when this sandbox runs the Windows build.
+    pub fn wine(&self) -> Option<&'static wine::Wine> {
+        self.wine
+    }
+
+    /// `path` as the binary under test names it: itself, or its Windows form under Wine.
+    pub fn native(&self, path: &Path) -> std::ffi::OsString {
+        match self.wine {
+            Some(_) => wine::windows_path(path).into(),
+            None => path.into(),
+        }
+    }
+
+    /// The program and leading arguments that start the binary under test from another tool (a kubeconfig's exec
+    /// command, a git helper): the Linux binary, or `wine64 Z:\...\tokenfob.exe`.
+    pub fn launcher(&self) -> (PathBuf, Vec<String>) {
+        match self.wine {
+            Some(wine) => (wine.loader.clone(), vec![wine::windows_path(&wine.exe)]),
+            None => (PathBuf::from(env!("CARGO_BIN_EXE_tokenfob")), Vec::new()),
+        }
     }
 
     /// The three seed profiles, as the issue writes them, pointed at the emulator (the demo's configuration).
@@ -105,18 +138,24 @@ impl Sandbox {
     #[allow(clippy::disallowed_methods)] // the test process's own PATH, to find sh for command sources
     /// The command, with a clean environment and debug logging on (so redaction is checked at its noisiest).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenfob"));
+        let mut cmd = match self.wine {
+            Some(wine) => wine.command(),
+            None => Command::new(env!("CARGO_BIN_EXE_tokenfob")),
+        };
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
-            .env("TOKENFOB_CONFIG", self.config_path())
-            .env("TOKENFOB_CACHE_DIR", self.cache_dir())
+            .env("TOKENFOB_CONFIG", self.native(&self.config_path()))
+            .env("TOKENFOB_CACHE_DIR", self.native(&self.cache_dir()))
             .env("TOKENFOB_LOG", "debug")
             .env("OD_PASSWORD", &self.od_password)
             .env("ACME_PASSWORD", &self.session_password)
             .env("GDC_API_TOKEN", &self.gd_bootstrap)
             .stdin(Stdio::null());
+        if let Some(wine) = self.wine {
+            cmd.envs(wine.env());
+        }
         for (k, v) in self.extra_env.borrow().iter() {
             cmd.env(k, v);
         }

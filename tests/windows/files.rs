@@ -1,0 +1,96 @@
+//! The Windows files under Wine: the default places under `%APPDATA%` and `%LOCALAPPDATA%`, the cache's
+//! owner-only DACL, and what a cache that others may write, or a reparse point, gets.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::support::wine::{Wine, windows_path};
+use crate::support::{Sandbox, mode};
+
+#[test]
+fn the_default_paths_are_under_appdata_and_localappdata() {
+    let Some(s) = Sandbox::windows() else { return };
+    let wine = s.wine().unwrap();
+    let (roaming, local) = (s.dir.path().join("Roaming"), s.dir.path().join("Local"));
+    std::fs::create_dir_all(roaming.join("tokenfob")).unwrap();
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::copy(s.config_path(), roaming.join("tokenfob").join("config.toml")).unwrap();
+    // Wine sets APPDATA and LOCALAPPDATA from its prefix over what it inherits; cmd sets them for the program it
+    // starts, as a user's own shell would.
+    let script = format!(
+        "set APPDATA={}&& set LOCALAPPDATA={}&& {} get od",
+        windows_path(&roaming),
+        windows_path(&local),
+        windows_path(&wine.exe)
+    );
+    let mut cmd = s.tool_command(&wine.loader);
+    cmd.args(["cmd", "/C", &script]).env_remove("TOKENFOB_CONFIG").env_remove("TOKENFOB_CACHE_DIR");
+    let run = s.check(cmd.output().unwrap());
+    let token = run.ok().to_owned();
+    s.secret(&token);
+    let entry = local.join("tokenfob").join("cache").join("od.json");
+    let cached: serde_json::Value = serde_json::from_slice(&std::fs::read(&entry).unwrap()).unwrap();
+    assert_eq!(cached["token"], token.as_str(), "the cache is %LOCALAPPDATA%\\tokenfob\\cache");
+    assert!(!s.cache_dir().exists(), "TOKENFOB_CACHE_DIR was not set");
+}
+
+// Wine keeps no access lists of its own on these files: it turns the DACL a program sets into the file's Unix mode
+// and back (Everyone's rights are the "other" bits). So the tests read what tokenfob.exe set from the mode, and
+// give a file rights for others with chmod.
+
+#[test]
+fn the_cache_directory_and_files_get_an_access_list_for_the_user_alone() {
+    let Some(s) = Sandbox::windows() else { return };
+    s.get(&["od"]);
+    assert_eq!(mode(&s.cache_dir()) & 0o007, 0, "Everyone has no access to the cache directory");
+    assert_eq!(mode(&s.entry_path("od")) & 0o007, 0, "Everyone has no access to the cache file");
+    s.expire("od");
+    s.get(&["od"]);
+    assert_eq!(mode(&s.entry_path("od")) & 0o007, 0, "nor to the file written over it");
+}
+
+#[test]
+fn a_cache_others_may_write_is_refused_and_one_others_may_read_is_made_private() {
+    let Some(s) = Sandbox::windows() else { return };
+    let token = s.get(&["od"]);
+    set_mode(&s.cache_dir(), 0o777);
+    s.run(&["get", "od"]).fails(2, "others may write").fails(2, "S-1-1-0");
+    set_mode(&s.cache_dir(), 0o700);
+    set_mode(&s.entry_path("od"), 0o666);
+    s.run(&["get", "od"]).fails(2, "others may write");
+    set_mode(&s.entry_path("od"), 0o644);
+    let run = s.run(&["get", "od"]);
+    assert_eq!(run.ok(), token, "a file others could only read is still used");
+    assert!(run.stderr.contains("readable by other accounts"), "with a warning: {run:#?}");
+    assert_eq!(mode(&s.entry_path("od")) & 0o007, 0, "and made private");
+}
+
+#[test]
+fn a_symlinked_cache_file_is_refused() {
+    let Some(s) = Sandbox::windows() else { return };
+    let token = s.get(&["od"]);
+    let elsewhere = s.dir.path().join("elsewhere.json");
+    std::fs::rename(s.entry_path("od"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, s.entry_path("od")).unwrap();
+    let version = wine_version(s.wine().unwrap());
+    if version.starts_with("wine-8.") {
+        eprintln!(
+            "skipping: {version} shows a Unix symlink to Windows programs as the file it points to (no reparse \
+             point), and cannot make a reparse point itself (mklink and mklink /J fail), so tokenfob.exe's refusal \
+             of reparse points cannot be exercised under it"
+        );
+        return;
+    }
+    s.run(&["get", "od"]).fails(2, "reparse point");
+    assert_eq!(std::fs::read_link(s.entry_path("od")).unwrap(), elsewhere, "the link is left alone");
+    assert_eq!(s.entry("od")["token"], token.as_str());
+}
+
+fn wine_version(wine: &Wine) -> String {
+    let out = std::process::Command::new(&wine.loader).arg("--version").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
