@@ -13,5 +13,6 @@ pub mod kubectl;
 mod pnpm;
 mod python;
 mod review12;
+mod review14;
 mod terraform;
 mod wire;
