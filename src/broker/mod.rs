@@ -270,16 +270,18 @@ impl Broker<'_> {
             return Ok(Some(entry));
         }
         let strict = lasting(profile, &entry);
-        self.vault(profile).fill(entry, strict, &format!("tokenfob get {}", profile.name))
+        self.vault(profile).fill(entry, strict, false, &format!("tokenfob get {}", profile.name))
     }
 
     /// [`Broker::fill`] for `logout` and `erase` (`command`): a keyring that cannot be read is always an error, so the
-    /// file (the only pointer to the item) is kept and nothing is reported done that was not.
+    /// file (the only pointer to the item) is kept and nothing is reported done that was not. Several items under the
+    /// profile's name are all deleted, unless its token never expires: it must be read to be revoked.
     fn fill_strict(&self, profile: &Profile, entry: Entry, command: &str) -> Result<Option<Entry>> {
         if entry.keyring.is_none() {
             return Ok(Some(entry));
         }
-        self.vault(profile).fill(entry, true, &format!("tokenfob {command} {}", profile.name))
+        let forgetting = !lasting(profile, &entry);
+        self.vault(profile).fill(entry, true, forgetting, &format!("tokenfob {command} {}", profile.name))
     }
 
     /// Writes `entry` under `lock`: its tokens to the keyring first when the profile keeps them there. A profile

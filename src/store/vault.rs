@@ -97,9 +97,10 @@ impl Vault {
     /// Fills in the secret parts of an entry read from the file; `None` when its keyring item is gone (a miss). A
     /// keyring that cannot be read makes the entry a miss, with a warning, under `store = "auto"` or `"file"`, unless
     /// `strict`: then (a token that never expires, which a miss would orphan on the server; or a logout, which must
-    /// not drop the file's pointer to tokens it could not revoke) it is an error, as always with `"keyring"`.
-    /// `retry` is the command that, in a terminal, has a locked keyring unlocked.
-    pub(crate) fn fill(&self, mut entry: Entry, strict: bool, retry: &str) -> Result<Option<Entry>> {
+    /// not drop the file's pointer to tokens it could not revoke) it is an error, as always with `"keyring"`. When
+    /// `forgetting` tokens that need no revoking, several matching items are a miss, so that all of them are
+    /// deleted. `retry` is the command that, in a terminal, has a locked keyring unlocked.
+    pub(crate) fn fill(&self, mut entry: Entry, strict: bool, forgetting: bool, retry: &str) -> Result<Option<Entry>> {
         let Some(marker) = entry.keyring else { return Ok(Some(entry)) };
         let bytes = match self.item.get(self.timeout, self.may_unlock) {
             Ok(Some(bytes)) => bytes,
@@ -110,6 +111,7 @@ impl Vault {
                 ));
                 return Ok(None);
             }
+            Err(KeyringError::Ambiguous { .. }) if forgetting => return Ok(None),
             Err(e) if !strict && self.store != Store::Keyring => {
                 crate::log::warn(format_args!(
                     "profile {}: {e}; the cached tokens in it cannot be read, so they are obtained again",

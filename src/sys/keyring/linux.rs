@@ -49,3 +49,11 @@ fn quoted(text: &str) -> String {
         format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
+
+/// Deletes every item that matches `entry`'s attributes (another program may have stored one beside tokenfob's).
+pub(super) fn delete_all(entry: &keyring::Entry) -> keyring::Result<()> {
+    match entry.get_credential().downcast_ref::<keyring::secret_service::SsCredential>() {
+        Some(credential) => credential.delete_all_passwords(),
+        None => entry.delete_credential(),
+    }
+}

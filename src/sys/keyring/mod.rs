@@ -146,13 +146,8 @@ impl Item {
             match entry(&service, &user)?.delete_credential() {
                 Ok(()) => Ok(true),
                 Err(keyring::Error::NoEntry) => Ok(false),
-                Err(keyring::Error::Ambiguous(all)) => {
-                    for one in all {
-                        match one.delete_credential() {
-                            Ok(()) | Err(keyring::Error::NoEntry) => {}
-                            Err(e) => return Err(failure(e, &service, &user)),
-                        }
-                    }
+                Err(keyring::Error::Ambiguous(_)) => {
+                    platform::delete_all(&entry(&service, &user)?).map_err(|e| failure(e, &service, &user))?;
                     Ok(true)
                 }
                 Err(e) => Err(failure(e, &service, &user)),

@@ -32,3 +32,8 @@ pub(super) fn clear_command(service: &str, user: &str) -> String {
         format!("`security delete-generic-password -s {service:?} -a {user:?}`, until it finds none")
     }
 }
+
+/// Deletes the item: these stores keep one per service and user, so there are never several.
+pub(super) fn delete_all(entry: &keyring::Entry) -> keyring::Result<()> {
+    entry.delete_credential()
+}
