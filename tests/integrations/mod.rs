@@ -13,6 +13,5 @@ pub mod kubectl;
 mod pnpm;
 mod python;
 mod review12;
-mod review14;
 mod terraform;
 mod wire;
