@@ -113,10 +113,13 @@ impl Vault {
             }
             Err(KeyringError::Ambiguous { .. }) if forgetting => return Ok(None),
             Err(e) if !strict && self.store != Store::Keyring => {
-                crate::log::warn(format_args!(
-                    "profile {}: {e}; the cached tokens in it cannot be read, so they are obtained again",
-                    self.profile
-                ));
+                // The broker reads the entry twice (before and under the lock): one warning is enough.
+                if first_time(&self.profile) {
+                    crate::log::warn(format_args!(
+                        "profile {}: {e}; the cached tokens in it cannot be read, so they are obtained again",
+                        self.profile
+                    ));
+                }
                 return Ok(None);
             }
             Err(e) => return Err(self.error(e, "reading the cached tokens", retry)),
@@ -173,6 +176,17 @@ impl Vault {
         );
         e.into_error(&Advice { doing: &doing, retry, instead: &instead, may_unlock: self.may_unlock })
     }
+}
+
+/// True the first time it is asked about `profile` in this process.
+fn first_time(profile: &str) -> bool {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.iter().any(|p| p == profile) {
+        return false;
+    }
+    seen.push(profile.to_owned());
+    true
 }
 
 /// Splits `entry` into the keyring item's bytes (at most `limit`) and the entry for the file, marked. The refresh

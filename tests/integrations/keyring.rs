@@ -423,3 +423,25 @@ fn secret_set_with_a_locked_keyring_names_secret_set() {
     // Several lines are refused before the keyring is asked.
     s.feed(s.command(&["secret", "set", "od", "password"]), "x\ny\n").fails(2, "more than one line");
 }
+
+/// A Secret Service that hangs (a bus socket that takes connections and never answers), with store = "auto" and a
+/// marked entry: `get` waits for it once, warns once, and goes on with the file.
+#[test]
+fn auto_with_a_hung_keyring_waits_once_and_warns_once() {
+    let s = Sandbox::new();
+    let config = config_with_store(&s, "auto").replace("account_id = 42", "account_id = 42\ntimeout = \"2s\"");
+    s.write_config(&config);
+    let Some(bus) = Bus::start(&s, true) else { return };
+    s.get(&["acme"]);
+    assert!(s.entry("acme").get("keyring").is_some());
+    drop(bus);
+    let socket = s.dir.path().join("hung-bus");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    s.set_env("DBUS_SESSION_BUS_ADDRESS", &format!("unix:path={}", socket.display()));
+    let run = s.run(&["get", "acme"]);
+    let token = run.ok().to_owned();
+    s.secret(&token);
+    assert_eq!(run.stderr.matches("cannot be read").count(), 1, "{run:#?}");
+    assert_eq!(run.stderr.matches("did not answer within").count(), 1, "one wait: {run:#?}");
+    assert_eq!(s.entry("acme")["token"], token.as_str(), "auto keeps the new token in the file");
+}
