@@ -166,14 +166,21 @@ impl Vault {
     }
 
     /// The error for a keyring that failed while doing `what`: a locked one nobody can unlock names `retry` to run
-    /// in a terminal (exit 5); all of them name the way back to the file.
+    /// in a terminal (exit 5). With `store = "keyring"` it names the way back to the file; otherwise the tokens were
+    /// already in the keyring and must be reached there, so it says why they are not dropped.
     fn error(&self, e: KeyringError, what: &str, retry: &str) -> Error {
         let doing = format!("{what} of profile {:?} in the system keyring", self.profile);
-        let instead = format!(
-            "or set store = \"file\" for profile {:?} to keep its tokens in the cache file, or store = \"auto\" to \
-             fall back to it",
-            self.profile
-        );
+        let instead = if self.store == Store::Keyring {
+            format!(
+                "or set store = \"file\" for profile {:?} to keep its tokens in the cache file, or store = \"auto\" \
+                 to fall back to it",
+                self.profile
+            )
+        } else {
+            "the cached tokens are in the keyring and are not dropped unread: a token that never expires would stay \
+             valid on the server, and the cache file is the only record of the item"
+                .to_owned()
+        };
         e.into_error(&Advice { doing: &doing, retry, instead: &instead, may_unlock: self.may_unlock })
     }
 }
