@@ -256,6 +256,29 @@ mod tests {
     }
 
     #[test]
+    fn a_locked_keyring_names_the_command_to_retry_or_how_to_unlock() {
+        let advice =
+            |may_unlock| Advice { doing: "storing x", retry: "tokenfob secret set p x", instead: "or not", may_unlock };
+        let without = KeyringError::Locked.into_error(&advice(false));
+        assert_eq!(without.exit_code(), 5);
+        let text = without.to_string();
+        assert!(text.contains("run `tokenfob secret set p x` in a terminal") && !text.contains("login"), "{text}");
+        // A terminal, but the unlock prompt could not be shown (SSH): how to unlock by hand.
+        let with = KeyringError::Locked.into_error(&advice(true));
+        assert_eq!(with.exit_code(), 1);
+        assert!(with.to_string().contains(platform::UNLOCK), "{with}");
+    }
+
+    #[test]
+    fn several_items_are_named_with_the_command_that_clears_them() {
+        let err = KeyringError::Ambiguous { count: 2, service: "tokenfob".into(), user: "p@/c d".into() };
+        let text = err.to_string();
+        assert!(text.contains("2 items") && text.contains(&platform::clear_command("tokenfob", "p@/c d")), "{text}");
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("`secret-tool clear service tokenfob username 'p@/c d'`"), "{text}");
+    }
+
+    #[test]
     fn an_oversized_value_is_refused_before_any_call() {
         let item = Item { service: "s".into(), user: "u".into() };
         let err = item.set(&vec![b'x'; MAX_ITEM + 1], Duration::from_secs(1), false).unwrap_err();
