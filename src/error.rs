@@ -35,6 +35,9 @@ pub(crate) enum Error {
     /// A secret must be typed in, and nobody is there to type it.
     #[error("{what}: needs a terminal, and {why} (run `tokenfob login {profile}` in a terminal)")]
     InteractionRequired { what: String, why: String, profile: String },
+    /// The system keyring is locked, and nobody here can answer its unlock prompt.
+    #[error("{what}: the system keyring is locked, and only a terminal can have it unlocked ({fix})")]
+    Locked { what: String, fix: String },
     /// Another process held the profile's lock for too long.
     #[error("waiting for lock {}: still held after {seconds}s (another tokenfob is renewing; raise TOKENFOB_LOCK_TIMEOUT, or stop the process that holds it)", path.display())]
     LockTimeout { path: PathBuf, seconds: u64 },
@@ -78,7 +81,7 @@ impl Error {
             Error::UnknownProfile { .. } | Error::Config(_) => 2,
             Error::AuthRejected { .. } => 3,
             Error::Server { .. } | Error::Network { .. } => 4,
-            Error::InteractionRequired { .. } => 5,
+            Error::InteractionRequired { .. } | Error::Locked { .. } => 5,
             Error::LockTimeout { .. } => 6,
             Error::Conflict(_) => 7,
             Error::Findings { code, .. } => *code,
@@ -96,7 +99,7 @@ impl Error {
             Error::AuthRejected { .. } => "auth_rejected",
             Error::Server { .. } => "server",
             Error::Network { .. } => "network",
-            Error::InteractionRequired { .. } => "interaction_required",
+            Error::InteractionRequired { .. } | Error::Locked { .. } => "interaction_required",
             Error::LockTimeout { .. } => "lock_timeout",
             Error::Conflict(_) => "conflict",
             Error::Findings { .. } => "config",

@@ -25,9 +25,10 @@ pub(super) fn mints_lasting(profile: &Profile) -> bool {
 }
 
 /// True when `entry` holds a token that never expires and the profile's recipe can revoke it: the same rule as
-/// [`mints_lasting`] (an OAuth token that merely came without `expires_in` is not one of them).
+/// [`mints_lasting`] (an OAuth token that merely came without `expires_in` is not one of them). The token may be in
+/// the keyring (the file's marker says so): it is held all the same.
 pub(super) fn lasting(profile: &Profile, entry: &Entry) -> bool {
-    mints_lasting(profile) && entry.token.is_some() && entry.expires_at.is_none()
+    mints_lasting(profile) && entry.has_token() && entry.expires_at.is_none()
 }
 
 /// How a lasting token is named in messages: by the id the server knows it by, when the login kept one (` (id X)`).

@@ -85,7 +85,10 @@ impl Broker<'_> {
         let cached = self.read(profile, &fp)?;
         let stale = match &cached {
             Some(entry) => match entry.fresh(now, need) {
-                Ok(()) => return serve(profile, entry.clone(), min_valid, now),
+                Ok(()) => {
+                    self.move_to_keyring(profile, entry);
+                    return serve(profile, entry.clone(), min_valid, now);
+                }
                 Err(why) => why,
             },
             None => Stale::Missing,
@@ -140,7 +143,7 @@ impl Broker<'_> {
         let Some(raw) = self.cache.read(&profile.name)? else {
             return Ok(false);
         };
-        let Some(mut entry) = self.fill(profile, raw.clone())? else {
+        let Some(mut entry) = self.fill_strict(profile, raw.clone(), "erase")? else {
             return self.forget(profile, &lock, Some(&raw));
         };
         if only.is_some_and(|t| entry.token.as_ref() != Some(t)) {
@@ -162,7 +165,7 @@ impl Broker<'_> {
         let lock = self.cache.lock(&profile.name, self.lock_timeout)?;
         let raw = self.cache.read(&profile.name)?;
         let entry = match raw.clone() {
-            Some(raw) => self.fill(profile, raw)?,
+            Some(raw) => self.fill_strict(profile, raw, "logout")?,
             None => None,
         };
         let revoked = match (&profile.source, &entry) {
@@ -202,8 +205,10 @@ impl Broker<'_> {
     }
 
     /// The cached token of `profile` if [`Broker::get`] would serve it as it is (made with the current settings and
-    /// fresh by the profile's margin), else `None`. Never locks, renews or resolves a secret, so a face may ask it of
-    /// every profile without logging in to any (Go's first GOAUTH call). A static token is never cached: `None`.
+    /// fresh by the profile's margin), else `None`. Never locks, renews or resolves a secret source, so a face may ask
+    /// it of every profile without logging in to any (Go's first GOAUTH call); but a profile whose tokens are in the
+    /// keyring has it read, which can fail (locked, not there): a face that asks many profiles skips those with a
+    /// warning. A static token is never cached: `None`.
     pub(crate) fn cached(&self, profile: &Profile, now: OffsetDateTime) -> Result<Option<Served>> {
         if matches!(profile.source, Source::Static(_)) {
             return Ok(None);
@@ -252,17 +257,31 @@ impl Broker<'_> {
             store: profile.store,
             item: self.cache.keyring_item(&profile.name),
             timeout: profile.net.timeout,
-            may_unlock: self.may_prompt && crate::sys::tty::Tty::open().is_some(),
+            may_unlock: crate::sys::keyring::may_unlock(self.may_prompt),
             profile: profile.name.clone(),
         }
     }
 
-    /// `entry` with its tokens from the keyring when its file says they are there; `None` when they are gone.
+    /// `entry` with its tokens from the keyring when its file says they are there; `None` when they are gone. A
+    /// keyring that cannot be read is a miss (with `store = "auto"` or `"file"`), except when the entry holds a
+    /// token that never expires: a miss would mint a second one and leave this one valid on the server, unrevoked.
     fn fill(&self, profile: &Profile, entry: Entry) -> Result<Option<Entry>> {
         if entry.keyring.is_none() {
             return Ok(Some(entry));
         }
-        self.vault(profile).fill(entry)
+        let strict = lasting(profile, &entry);
+        self.vault(profile).fill(entry, strict, false, &format!("tokenfob get {}", profile.name))
+    }
+
+    /// [`Broker::fill`] for `logout` and `erase` (`command`): a keyring that cannot be read is always an error, so the
+    /// file (the only pointer to the item) is kept and nothing is reported done that was not. Several items under the
+    /// profile's name are all deleted, unless its token never expires: it must be read to be revoked.
+    fn fill_strict(&self, profile: &Profile, entry: Entry, command: &str) -> Result<Option<Entry>> {
+        if entry.keyring.is_none() {
+            return Ok(Some(entry));
+        }
+        let forgetting = !lasting(profile, &entry);
+        self.vault(profile).fill(entry, true, forgetting, &format!("tokenfob {command} {}", profile.name))
     }
 
     /// Writes `entry` under `lock`: its tokens to the keyring first when the profile keeps them there. A profile
@@ -274,19 +293,46 @@ impl Broker<'_> {
         let before = self.cache.read(&profile.name).ok().flatten();
         self.cache.write(lock, entry)?;
         if before.is_some_and(|e| e.keyring.is_some()) {
-            self.vault(profile).delete()?;
+            self.vault(profile).delete(false, &format!("tokenfob logout {}", profile.name))?;
         }
         Ok(())
     }
 
     /// Removes the entry under `lock` and, when the profile uses the keyring or `raw` (the file as it was) had tokens
-    /// there, its keyring item. True when there was an entry.
+    /// there, its keyring item: the item first, so that a failure keeps the file that points at it (an error then).
+    /// True when there was an entry.
     fn forget(&self, profile: &Profile, lock: &Lock, raw: Option<&Entry>) -> Result<bool> {
-        let removed = self.cache.remove(lock)?;
-        if profile.store != Store::File || raw.is_some_and(|e| e.keyring.is_some()) {
-            self.vault(profile).delete()?;
+        let marked = raw.is_some_and(|e| e.keyring.is_some());
+        if profile.store != Store::File || marked {
+            self.vault(profile).delete(marked, &format!("tokenfob logout {}", profile.name))?;
         }
-        Ok(removed)
+        self.cache.remove(lock)
+    }
+
+    /// A profile switched to `store = "keyring"` whose cached `entry` still has its tokens in the file: moves them to
+    /// the keyring now, under the lock, rather than at the next renewal (never, for a token that never expires). A
+    /// failure is a warning: the token is served all the same, and the next call tries again.
+    fn move_to_keyring(&self, profile: &Profile, entry: &Entry) {
+        if profile.store != Store::Keyring || entry.keyring.is_some() {
+            return;
+        }
+        if entry.token.is_none() && entry.refresh_token.is_none() {
+            return;
+        }
+        let moved = self.cache.lock(&profile.name, self.lock_timeout).and_then(|lock| {
+            match self.cache.read(&profile.name)? {
+                Some(raw) if raw.keyring.is_none() && raw.fingerprint == entry.fingerprint => {
+                    self.save(profile, &lock, &raw)
+                }
+                _ => Ok(()),
+            }
+        });
+        if let Err(e) = moved {
+            crate::log::warn(format_args!(
+                "profile {}: {e}; its cached tokens stay in the cache file for now",
+                profile.name
+            ));
+        }
     }
 
     /// With `store = "keyring"`, fails before a login when the keyring cannot take its result (locked and nobody to

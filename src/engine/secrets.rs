@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::environment::Env;
 use crate::error::{Error, Result};
 use crate::secret::{Secret, SecretSource};
-use crate::sys::keyring::{Item, KeyringError};
+use crate::sys::keyring::{Advice, Item, KeyringError};
 use crate::sys::tty::Tty;
 
 /// The largest `{ file = ... }` secret file read (only its first line is used).
@@ -60,7 +60,7 @@ impl Resolver<'_> {
     /// profile's `timeout`. A locked keyring is unlocked only when someone can answer its prompt.
     fn read_keyring(&self, service: &str, user: &str, what: &str) -> Result<Secret> {
         let item = Item { service: service.to_owned(), user: user.to_owned() };
-        let may_unlock = self.may_prompt && Tty::open().is_some();
+        let may_unlock = crate::sys::keyring::may_unlock(self.may_prompt);
         let doing = format!("reading the {what} of profile {:?} from the system keyring", self.profile);
         let field = what.replace(' ', "_");
         let fail = |why: String| Error::Config(format!("{doing}: {why}"));
@@ -73,12 +73,15 @@ impl Resolver<'_> {
                     self.profile
                 )));
             }
-            Err(KeyringError::Locked) if !may_unlock => {
-                return Err(Error::InteractionRequired {
-                    what: doing,
-                    why: "the keyring is locked and only a terminal can have it unlocked".into(),
-                    profile: self.profile.to_owned(),
-                });
+            Err(e @ KeyringError::Locked) => {
+                return Err(e.into_error(&Advice {
+                    doing: &doing,
+                    retry: &format!("tokenfob login {}", self.profile),
+                    instead: &format!(
+                        "or take the {what} from {{ env = ... }}, {{ file = ... }} or {{ command = ... }}"
+                    ),
+                    may_unlock,
+                }));
             }
             Err(e) => {
                 return Err(fail(format!(

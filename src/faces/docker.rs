@@ -182,16 +182,26 @@ fn registry_key(prefix: &str) -> Option<String> {
 
 /// `list`: `{match prefix: user name}` for every profile whose cached token is fresh. A profile with nothing fresh
 /// is left out so that a client that gets every listed entry costs no login; on equal prefixes the first profile by
-/// name wins, as it does in `get`.
+/// name wins, as it does in `get`. Profiles without a registry prefix are not looked at, and one whose cache cannot
+/// be read (its keyring locked) is skipped with a warning, not made the failure of the whole list.
 fn list(app: &App) -> Result<String> {
     let opened = app.open()?;
     let now = crate::clock::now();
     let mut listed = BTreeMap::new();
     for profile in opened.config.profiles.values() {
-        if opened.broker.cached(profile, now)?.is_none() {
+        let keys: Vec<String> = profile.matches.iter().filter_map(|p| registry_key(p)).collect();
+        if keys.is_empty() {
             continue;
         }
-        for key in profile.matches.iter().filter_map(|p| registry_key(p)) {
+        match opened.broker.cached(profile, now) {
+            Ok(Some(_)) => {}
+            Ok(None) => continue,
+            Err(e) => {
+                crate::log::warn(format_args!("docker list: profile {}: {e}; skipping it", profile.name));
+                continue;
+            }
+        }
+        for key in keys {
             listed.entry(key).or_insert(profile.registry_username.as_str());
         }
     }

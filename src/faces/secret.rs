@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::profile::{Profile, Source};
 use crate::recipe::VarSpec;
 use crate::secret::{Secret, SecretSource};
-use crate::sys::keyring::{Item, MAX_ITEM};
+use crate::sys::keyring::{Advice, Item, KeyringError, MAX_ITEM};
 
 /// `tokenfob secret`.
 pub(crate) fn run(app: &App, action: SecretAction, out: &mut dyn Write) -> Result<()> {
@@ -21,11 +21,18 @@ pub(crate) fn run(app: &App, action: SecretAction, out: &mut dyn Write) -> Resul
     let (broker, profile) = app.open_profile(Some(profile), None)?;
     let item = keyring_item(&profile, field)?;
     let may_prompt = broker.may_prompt;
-    let may_unlock = may_prompt && crate::sys::tty::Tty::open().is_some();
+    let may_unlock = crate::sys::keyring::may_unlock(may_prompt);
     let timeout = profile.net.timeout;
-    let doing = |verb: &str| format!("{verb} the {field} of profile {:?} in the system keyring", profile.name);
     let instead = format!("or take the {field} from {{ env = ... }}, {{ file = ... }} or {{ command = ... }} instead");
-    let failed = |verb: &str, e| crate::store::keyring_error(e, &doing(verb), &profile.name, may_unlock, &instead);
+    let failed = |verb: &str, e: KeyringError| {
+        let command = if verb == "storing" { "set" } else { "delete" };
+        e.into_error(&Advice {
+            doing: &format!("{verb} the {field} of profile {:?} in the system keyring", profile.name),
+            retry: &format!("tokenfob secret {command} {} {field}", profile.name),
+            instead: &instead,
+            may_unlock,
+        })
+    };
     let shown = format!("service {:?}, user {:?}", item.service, item.user);
     match action {
         SecretAction::Set { .. } => {
@@ -80,16 +87,70 @@ fn read_value(may_prompt: bool, prompt: &str) -> Result<Secret> {
             .ok_or_else(|| Error::Config("there is no terminal to type the value at: pipe it into stdin".into()))?;
         tty.read_hidden(prompt).map_err(|e| Error::io("reading", std::path::Path::new("/dev/tty"), e))?
     } else {
-        let mut bytes = zeroize::Zeroizing::new(Vec::new());
-        let limit = u64::try_from(MAX_ITEM).unwrap_or(u64::MAX).saturating_add(2);
-        stdin.lock().take(limit).read_to_end(&mut bytes).map_err(Error::Input)?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| Error::Config("the value on stdin is not UTF-8".into()))?;
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        text.strip_suffix('\r').unwrap_or(text).to_owned()
+        piped(&mut stdin.lock())?
     };
     let value = Secret::new(text);
     if value.expose().is_empty() {
         return Err(Error::Config("the value is empty: nothing stored".into()));
     }
     Ok(value)
+}
+
+/// The value piped in: one line, at most [`MAX_ITEM`] bytes, its one line end dropped. More lines, or more bytes, are
+/// refused rather than stored cut short.
+fn piped(input: &mut dyn Read) -> Result<String> {
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    // The value, its line end (two bytes at most), and one byte more to see that nothing else follows.
+    let limit = u64::try_from(MAX_ITEM).unwrap_or(u64::MAX).saturating_add(3);
+    input.take(limit).read_to_end(&mut bytes).map_err(Error::Input)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| Error::Config("the value on stdin is not UTF-8".into()))?;
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    if text.contains(['\n', '\r']) {
+        return Err(Error::Config(
+            "the value on stdin has more than one line (a secret is one line; only its line end is dropped): nothing \
+             stored"
+                .into(),
+        ));
+    }
+    if text.len() > MAX_ITEM {
+        return Err(Error::Config(format!(
+            "the value on stdin is longer than the system keyring stores in one item ({MAX_ITEM} bytes): nothing stored"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(bytes: &[u8]) -> Result<String> {
+        piped(&mut &bytes[..])
+    }
+
+    #[test]
+    fn one_line_end_is_dropped() {
+        assert_eq!(read(b"s3cret\r\n").unwrap(), "s3cret");
+        assert_eq!(read(b"s3cret\n").unwrap(), "s3cret");
+        assert_eq!(read(b"s3cret").unwrap(), "s3cret");
+    }
+
+    #[test]
+    fn more_lines_are_refused() {
+        for input in [&b"one\ntwo"[..], b"one\r\ntwo\n", b"one\n\n", b"one\rtwo"] {
+            let err = read(input).unwrap_err().to_string();
+            assert!(err.contains("more than one line"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_value_too_long_is_refused_not_cut() {
+        let mut full = vec![b'x'; MAX_ITEM];
+        assert_eq!(read(&full).unwrap().len(), MAX_ITEM);
+        full.extend_from_slice(b"\r\nMORE\n");
+        assert!(read(&full).unwrap_err().to_string().contains("more than one line"));
+        let err = read(&vec![b'x'; 100_000]).unwrap_err().to_string();
+        assert!(err.contains("longer than") && !err.contains("65538"), "{err}");
+    }
 }

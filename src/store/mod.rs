@@ -30,7 +30,7 @@ mod vault;
 
 pub(crate) use entry::{Entry, parse_entry};
 pub(crate) use lock::Lock;
-pub(crate) use vault::{Store, Vault, keyring_error};
+pub(crate) use vault::{Store, Vault};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

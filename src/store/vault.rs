@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use super::Entry;
 use crate::error::{Error, Result};
 use crate::secret::{Secret, exposed};
-use crate::sys::keyring::{Item, KeyringError, MAX_ITEM};
+use crate::sys::keyring::{Advice, Item, KeyringError, MAX_ITEM};
 
 /// Where a profile keeps its cached tokens: `store = "file" | "keyring" | "auto"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -84,7 +84,7 @@ impl Vault {
                 ));
                 Ok(entry.clone())
             }
-            Err(e) => Err(self.error(e, "storing the tokens")),
+            Err(e) => Err(self.error(e, "storing the tokens", &format!("tokenfob login {}", self.profile))),
         }
     }
 
@@ -94,9 +94,13 @@ impl Vault {
         Ok(file)
     }
 
-    /// Fills in the secret parts of an entry read from the file; `None` when its keyring item is gone (a miss). With
-    /// `store = "auto"`, a keyring that cannot be read makes the entry a miss, with a warning.
-    pub(crate) fn fill(&self, mut entry: Entry) -> Result<Option<Entry>> {
+    /// Fills in the secret parts of an entry read from the file; `None` when its keyring item is gone (a miss). A
+    /// keyring that cannot be read makes the entry a miss, with a warning, under `store = "auto"` or `"file"`, unless
+    /// `strict`: then (a token that never expires, which a miss would orphan on the server; or a logout, which must
+    /// not drop the file's pointer to tokens it could not revoke) it is an error, as always with `"keyring"`. When
+    /// `forgetting` tokens that need no revoking, several matching items are a miss, so that all of them are
+    /// deleted. `retry` is the command that, in a terminal, has a locked keyring unlocked.
+    pub(crate) fn fill(&self, mut entry: Entry, strict: bool, forgetting: bool, retry: &str) -> Result<Option<Entry>> {
         let Some(marker) = entry.keyring else { return Ok(Some(entry)) };
         let bytes = match self.item.get(self.timeout, self.may_unlock) {
             Ok(Some(bytes)) => bytes,
@@ -107,14 +111,18 @@ impl Vault {
                 ));
                 return Ok(None);
             }
-            Err(e) if self.store == Store::Auto || self.store == Store::File => {
-                crate::log::warn(format_args!(
-                    "profile {}: {e}; the cached tokens in it cannot be read, so they are obtained again",
-                    self.profile
-                ));
+            Err(KeyringError::Ambiguous { .. }) if forgetting => return Ok(None),
+            Err(e) if !strict && self.store != Store::Keyring => {
+                // The broker reads the entry twice (before and under the lock): one warning is enough.
+                if first_time(&self.profile) {
+                    crate::log::warn(format_args!(
+                        "profile {}: {e}; the cached tokens in it cannot be read, so they are obtained again",
+                        self.profile
+                    ));
+                }
                 return Ok(None);
             }
-            Err(e) => return Err(self.error(e, "reading the cached tokens")),
+            Err(e) => return Err(self.error(e, "reading the cached tokens", retry)),
         };
         let Ok(parts) = serde_json::from_slice::<Parts>(&bytes) else {
             crate::log::warn(format_args!(
@@ -134,12 +142,12 @@ impl Vault {
         Ok(Some(entry).filter(|_| printable))
     }
 
-    /// Deletes the profile's keyring item (`logout`, `erase`, or a switch back to the file). Only with
-    /// `store = "keyring"` is a failure an error; otherwise it is a warning.
-    pub(crate) fn delete(&self) -> Result<()> {
+    /// Deletes the profile's keyring item (`logout`, `erase`, or a switch back to the file). With `store =
+    /// "keyring"`, or `strict` (the file still points at the item), a failure is an error; otherwise a warning.
+    pub(crate) fn delete(&self, strict: bool, retry: &str) -> Result<()> {
         match self.item.delete(self.timeout, self.may_unlock) {
             Ok(_) => Ok(()),
-            Err(e) if self.store == Store::Keyring => Err(self.error(e, "deleting the cached tokens")),
+            Err(e) if strict || self.store == Store::Keyring => Err(self.error(e, "deleting the cached tokens", retry)),
             Err(e) => {
                 crate::log::warn(format_args!(
                     "profile {}: {e}; its old keyring item (service {:?}, user {:?}) may be left behind",
@@ -152,33 +160,40 @@ impl Vault {
 
     /// Fails when the keyring cannot be used now: not there, or locked with nobody to unlock it.
     pub(crate) fn check(&self) -> Result<()> {
-        crate::sys::keyring::usable(self.timeout, self.may_unlock).map_err(|e| self.error(e, "keeping the tokens"))
+        let retry = format!("tokenfob login {}", self.profile);
+        crate::sys::keyring::usable(self.timeout, self.may_unlock)
+            .map_err(|e| self.error(e, "keeping the tokens", &retry))
     }
 
-    /// The error for a keyring that failed while doing `what`: a locked one nobody can unlock asks for a terminal
-    /// (exit 5); the others name the way back to the file.
-    fn error(&self, e: KeyringError, what: &str) -> Error {
-        let what = format!("{what} of profile {:?} in the system keyring", self.profile);
-        let instead = format!(
-            "or set store = \"file\" for profile {:?} to keep its tokens in the cache file, or store = \"auto\" to \
-             fall back to it",
-            self.profile
-        );
-        keyring_error(e, &what, &self.profile, self.may_unlock, &instead)
+    /// The error for a keyring that failed while doing `what`: a locked one nobody can unlock names `retry` to run
+    /// in a terminal (exit 5). With `store = "keyring"` it names the way back to the file; otherwise the tokens were
+    /// already in the keyring and must be reached there, so it says why they are not dropped.
+    fn error(&self, e: KeyringError, what: &str, retry: &str) -> Error {
+        let doing = format!("{what} of profile {:?} in the system keyring", self.profile);
+        let instead = if self.store == Store::Keyring {
+            format!(
+                "or set store = \"file\" for profile {:?} to keep its tokens in the cache file, or store = \"auto\" \
+                 to fall back to it",
+                self.profile
+            )
+        } else {
+            "the cached tokens are in the keyring and are not dropped unread: a token that never expires would stay \
+             valid on the server, and the cache file is the only record of the item"
+                .to_owned()
+        };
+        e.into_error(&Advice { doing: &doing, retry, instead: &instead, may_unlock: self.may_unlock })
     }
 }
 
-/// The error for a keyring failure while doing `what` for `profile`; `instead` says what the user can do otherwise
-/// (`set store = "file" ...`). A locked keyring with nobody to unlock it asks for `tokenfob login` in a terminal.
-pub(crate) fn keyring_error(e: KeyringError, what: &str, profile: &str, may_unlock: bool, instead: &str) -> Error {
-    match e {
-        KeyringError::Locked if !may_unlock => Error::InteractionRequired {
-            what: what.to_owned(),
-            why: format!("the keyring is locked and only a terminal can have it unlocked ({instead})"),
-            profile: profile.to_owned(),
-        },
-        other => Error::Other(format!("{what}: {other} ({instead})")),
+/// True the first time it is asked about `profile` in this process.
+fn first_time(profile: &str) -> bool {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.iter().any(|p| p == profile) {
+        return false;
     }
+    seen.push(profile.to_owned());
+    true
 }
 
 /// Splits `entry` into the keyring item's bytes (at most `limit`) and the entry for the file, marked. The refresh
@@ -186,11 +201,11 @@ pub(crate) fn keyring_error(e: KeyringError, what: &str, profile: &str, may_unlo
 /// short-lived token goes too when both fit, else it stays in the file. What must go and does not fit is an error.
 fn split(entry: &Entry, limit: usize) -> Result<(Zeroizing<Vec<u8>>, Entry), KeyringError> {
     let lasting = entry.token.is_some() && entry.expires_at.is_none();
-    let whole = encode(&Parts { token: entry.token.clone(), refresh_token: entry.refresh_token.clone() });
+    let whole = encode(&Parts { token: entry.token.clone(), refresh_token: entry.refresh_token.clone() })?;
     let (item, token_in) = if whole.len() <= limit || lasting {
         (whole, entry.token.is_some())
     } else {
-        (encode(&Parts { token: None, refresh_token: entry.refresh_token.clone() }), false)
+        (encode(&Parts { token: None, refresh_token: entry.refresh_token.clone() })?, false)
     };
     if item.len() > limit {
         return Err(KeyringError::TooLarge { size: item.len(), limit });
@@ -204,8 +219,9 @@ fn split(entry: &Entry, limit: usize) -> Result<(Zeroizing<Vec<u8>>, Entry), Key
     Ok((item, file))
 }
 
-fn encode(parts: &Parts) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(serde_json::to_vec(parts).unwrap_or_default())
+/// The item's bytes; an error (never an empty item) if they cannot be made.
+fn encode(parts: &Parts) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+    serde_json::to_vec(parts).map(Zeroizing::new).map_err(|e| KeyringError::Failed(format!("encoding the item: {e}")))
 }
 
 #[cfg(test)]

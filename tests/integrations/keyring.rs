@@ -282,3 +282,166 @@ fn secret_set_on_a_terminal_reads_a_prompt_without_echo() {
     assert_eq!(lookup(&s, "tokenfob-test", "od-user").as_deref(), Some(s.od_password.as_str()));
     s.get(&["od"]);
 }
+
+/// Tokens GoodData has live on the server.
+fn live_gd_tokens(s: &Sandbox) -> usize {
+    s.emu.state().gd_tokens.len()
+}
+
+/// Issue #10's rule (a token that never expires is never forgotten while valid) with store = "auto": a keyring that
+/// is locked for one call (cron, before the user logged in) must not make tokenfob mint a second GoodData token and
+/// leave the first one valid on the server, unrevoked, in the keyring.
+#[test]
+fn auto_with_a_locked_keyring_does_not_mint_a_second_lasting_token() {
+    let s = Sandbox::new();
+    s.write_config(&config_with_store(&s, "auto"));
+    let Some(bus) = Bus::start(&s, true) else { return };
+    s.get(&["gd"]);
+    assert!(s.entry("gd").get("keyring").is_some(), "the token went to the keyring");
+    assert_eq!(live_gd_tokens(&s), 1);
+    drop(bus);
+    let Some(_bus) = Bus::start(&s, false) else { return };
+    s.set_env("TOKENFOB_NO_INPUT", "1");
+    let run = s.run(&["get", "gd"]);
+    eprintln!("{run:#?}");
+    assert_eq!(
+        (s.emu.count("gd.mint"), live_gd_tokens(&s)),
+        (1, 1),
+        "a second never-expiring token was minted while the first stays valid, orphaned in the keyring"
+    );
+}
+
+/// The same rule for `logout`: with store = "auto" and the keyring locked, logout must not report success while the
+/// token it could not read stays valid on the server and its keyring item stays behind.
+#[test]
+fn logout_with_auto_and_a_locked_keyring_does_not_drop_the_marker_silently() {
+    let s = Sandbox::new();
+    s.write_config(&config_with_store(&s, "auto"));
+    let Some(bus) = Bus::start(&s, true) else { return };
+    s.get(&["gd"]);
+    drop(bus);
+    let Some(_bus) = Bus::start(&s, false) else { return };
+    s.set_env("TOKENFOB_NO_INPUT", "1");
+    let run = s.run(&["logout", "gd"]);
+    eprintln!("{run:#?}");
+    let live = live_gd_tokens(&s);
+    assert!(
+        !(run.code == 0 && live == 1 && !s.entry_path("gd").exists()),
+        "logout succeeded, the token is still valid on the server ({live} live) and the file's marker is gone"
+    );
+    // It fails as a locked keyring does without a terminal, naming the command to run, and keeps the file.
+    run.fails(5, "tokenfob logout gd");
+    assert!(s.entry("gd").get("keyring").is_some(), "the file still points at the keyring item");
+}
+
+/// The warning of a changed profile whose never-expiring token is replaced without being revoked (issue #10,
+/// tests/hardening/renewal.rs) must not be lost when the token sits in the keyring.
+#[test]
+fn a_changed_gooddata_profile_warns_about_its_keyring_token() {
+    let s = Sandbox::new();
+    s.write_config(&config_with_store(&s, "keyring"));
+    let Some(_bus) = Bus::start(&s, true) else { return };
+    s.get(&["gd"]);
+    s.set_env("GD_OTHER", &s.gd_bootstrap.clone());
+    s.write_config(&config_with_store(&s, "keyring").replace("GDC_API_TOKEN", "GD_OTHER"));
+    let run = s.run(&["get", "gd"]);
+    run.ok();
+    assert!(run.stderr.contains("without being revoked"), "{run:#?}");
+}
+
+/// Switching a profile from the file to the keyring: its refresh token (or a never-expiring token) should leave the
+/// 0600 file, not stay there until the next renewal (for GoodData: forever).
+#[test]
+fn switching_to_the_keyring_moves_a_lasting_token_out_of_the_file() {
+    let s = Sandbox::new();
+    let token = s.get(&["gd"]);
+    s.write_config(&config_with_store(&s, "keyring"));
+    let Some(_bus) = Bus::start(&s, true) else { return };
+    assert_eq!(s.get(&["gd"]), token);
+    let entry = s.entry("gd");
+    assert!(entry.get("token").is_none(), "the never-expiring token is still in the file after the switch: {entry}");
+}
+
+/// `secret-tool store` of a second item under a profile's cached-token attributes, in the session collection.
+fn store_beside(s: &Sandbox, user: &str) {
+    let mut cmd = s.tool_command("secret-tool");
+    cmd.args(["store", "--label", "beside", "--collection=session", "service", "tokenfob", "username", user]);
+    cmd.args(["target", "default"]);
+    s.feed(cmd, "junk").ok();
+}
+
+/// A second item under the same attributes: the error names the command that clears them (not a Debug dump), and
+/// logout deletes them all.
+#[test]
+fn several_items_for_a_profile_are_named_and_logout_deletes_them_all() {
+    let s = Sandbox::new();
+    s.write_config(&config_with_store(&s, "keyring"));
+    let Some(_bus) = Bus::start(&s, true) else { return };
+    s.get(&["acme"]);
+    let user = format!("acme@{}", s.cache_dir().display());
+    store_beside(&s, &user);
+    let run = s.run(&["get", "acme"]);
+    run.fails(1, "secret-tool clear service tokenfob username");
+    assert!(!run.stderr.contains("Credential"), "{run:#?}");
+    s.run(&["logout", "acme"]).ok();
+    assert!(lookup(&s, "tokenfob", &user).is_none(), "every item is deleted");
+    assert!(!s.entry_path("acme").exists());
+}
+
+/// `docker-credential list` lists the profiles it can read: one whose keyring is locked is not the failure of all.
+#[test]
+fn docker_list_is_not_failed_by_a_locked_keyring_profile() {
+    let s = Sandbox::new();
+    let od_url = format!("url = \"{}\"\n", s.emu.url());
+    let od = format!("{od_url}match = [\"https://127.0.0.1:5000/\"]\nstore = \"file\"\n");
+    s.write_config(&config_with_store(&s, "keyring").replacen(&od_url, &od, 1));
+    let Some(bus) = Bus::start(&s, true) else { return };
+    s.get(&["gd"]);
+    s.get(&["od"]);
+    drop(bus);
+    let Some(_bus) = Bus::start(&s, false) else { return };
+    s.set_env("TOKENFOB_NO_INPUT", "1");
+    let list = s.feed(s.command(&["docker-credential", "list"]), "");
+    assert_eq!(list.ok(), "{\"https://127.0.0.1:5000/\":\"oauth2\"}");
+}
+
+/// A locked keyring and no terminal: `secret set` names itself as the command to run in one, not `tokenfob login`.
+#[test]
+fn secret_set_with_a_locked_keyring_names_secret_set() {
+    let s = Sandbox::new();
+    let config = s.seed_config().replace(
+        "password = { env = \"OD_PASSWORD\" }",
+        "password = { keyring = \"tokenfob-test\", user = \"od-user\" }",
+    );
+    s.write_config(&config);
+    drop(Bus::start(&s, true));
+    let Some(_bus) = Bus::start(&s, false) else { return };
+    s.set_env("TOKENFOB_NO_INPUT", "1");
+    let run = s.feed(s.command(&["secret", "set", "od", "password"]), "x\n");
+    run.fails(5, "tokenfob secret set od password");
+    assert!(!run.stderr.contains("tokenfob login"), "{run:#?}");
+    // Several lines are refused before the keyring is asked.
+    s.feed(s.command(&["secret", "set", "od", "password"]), "x\ny\n").fails(2, "more than one line");
+}
+
+/// A Secret Service that hangs (a bus socket that takes connections and never answers), with store = "auto" and a
+/// marked entry: `get` waits for it once, warns once, and goes on with the file.
+#[test]
+fn auto_with_a_hung_keyring_waits_once_and_warns_once() {
+    let s = Sandbox::new();
+    let config = config_with_store(&s, "auto").replace("account_id = 42", "account_id = 42\ntimeout = \"2s\"");
+    s.write_config(&config);
+    let Some(bus) = Bus::start(&s, true) else { return };
+    s.get(&["acme"]);
+    assert!(s.entry("acme").get("keyring").is_some());
+    drop(bus);
+    let socket = s.dir.path().join("hung-bus");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    s.set_env("DBUS_SESSION_BUS_ADDRESS", &format!("unix:path={}", socket.display()));
+    let run = s.run(&["get", "acme"]);
+    let token = run.ok().to_owned();
+    s.secret(&token);
+    assert_eq!(run.stderr.matches("cannot be read").count(), 1, "{run:#?}");
+    assert_eq!(run.stderr.matches("did not answer within").count(), 1, "one wait: {run:#?}");
+    assert_eq!(s.entry("acme")["token"], token.as_str(), "auto keeps the new token in the file");
+}

@@ -5,7 +5,7 @@
 use super::KeyringError;
 
 /// The Windows Credential Manager holds at most 2560 bytes in one credential (CRED_MAX_CREDENTIAL_BLOB_SIZE); the
-/// Keychain takes more, and this bound keeps a runaway value out.
+/// Keychain takes more, and 64 KiB keeps a runaway value out.
 pub(super) const MAX_ITEM: usize = if cfg!(windows) { 2560 } else { 64 * 1024 };
 
 /// Fails on a system without a keyring tokenfob can use.
@@ -17,12 +17,23 @@ pub(super) fn check_unlocked(_may_unlock: bool) -> Result<(), KeyringError> {
     }
 }
 
-/// A refusal to give access: a locked Keychain that may not show its dialog.
-pub(super) fn no_access(_why: String) -> KeyringError {
-    KeyringError::Locked
+/// How to unlock the keyring without a prompt.
+pub(super) const UNLOCK: &str = if cfg!(windows) {
+    "log in to Windows as the user whose Credential Manager holds it"
+} else {
+    "unlock the login keychain (`security unlock-keychain`)"
+};
+
+/// How to delete every item under `service` and `user`.
+pub(super) fn clear_command(service: &str, user: &str) -> String {
+    if cfg!(windows) {
+        format!("in the Credential Manager, the generic credentials for {user}.{service}")
+    } else {
+        format!("`security delete-generic-password -s {service:?} -a {user:?}`, until it finds none")
+    }
 }
 
-/// Any other failure of the store.
-pub(super) fn failure(why: String) -> KeyringError {
-    KeyringError::Failed(why)
+/// Deletes the item: these stores keep one per service and user, so there are never several.
+pub(super) fn delete_all(entry: &keyring::Entry) -> keyring::Result<()> {
+    entry.delete_credential()
 }
