@@ -51,12 +51,14 @@ pub(crate) enum EditError {
 
 /// True when `text` (TOML) has a profile called `name`.
 pub(crate) fn has_profile(text: &str, name: &str) -> Result<bool, EditError> {
-    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e)))?;
+    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e, text)))?;
     Ok(doc.get("profiles").and_then(Item::as_table_like).is_some_and(|p| p.contains_key(name)))
 }
 
-fn flat(e: &toml_edit::TomlError) -> String {
-    e.to_string().trim().replace('\n', " ")
+/// Where and why `text` is not TOML, as `not TOML at line:col: message`: never the quoted line (it may hold a
+/// secret).
+fn flat(e: &toml_edit::TomlError, text: &str) -> String {
+    format!("not TOML at {}", super::edit_error_located(e, text).trim_start())
 }
 
 /// `text` with `profile` added at its end (or, with `replace`, put in place of the profile of that name, keeping the
@@ -81,7 +83,7 @@ fn edited_alone(profile: &NewProfile) -> Result<Zeroizing<String>, EditError> {
 }
 
 fn edited(text: &str, profile: &NewProfile, replace: bool) -> Result<Zeroizing<String>, EditError> {
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e)))?;
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e, text)))?;
     let fresh = doc.as_table().is_empty();
     let profiles = doc.entry("profiles").or_insert_with(|| {
         let mut table = Table::new();

@@ -48,16 +48,31 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<RawConfig> {
 
 /// One line: `file:line:col: message`, from a TOML error and its span.
 fn toml_error(err: &toml::de::Error, text: &str, path: &Path) -> Error {
-    let message = without_value(&err.message().trim().replace('\n', " "));
-    match err.span() {
+    Error::Config(format!("{}:{}", path.display(), located(err.message(), err.span(), text)))
+}
+
+/// `line:col: message` (or ` message` without a span) for a TOML syntax or type error: the parser's message alone,
+/// never the quoted source line its `Display` shows (that line may hold a secret), and no quoted value.
+pub(crate) fn located(message: &str, span: Option<std::ops::Range<usize>>, text: &str) -> String {
+    let message = without_value(&message.trim().replace(['\n', '\r'], " "));
+    match span {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let mut start = span.start.min(text.len());
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let before = &text[..start];
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            Error::Config(format!("{}:{line}:{column}: {message}", path.display()))
+            format!("{line}:{column}: {message}")
         }
-        None => Error::Config(format!("{}: {message}", path.display())),
+        None => format!(" {message}"),
     }
+}
+
+/// [`located`] for toml_edit's errors (the editor's and `check`'s parser).
+pub(crate) fn edit_error_located(err: &toml_edit::TomlError, text: &str) -> String {
+    located(err.message(), err.span(), text)
 }
 
 /// Drops the quoted value from "invalid type/value" messages: the value may be a secret typed in the wrong form

@@ -269,8 +269,11 @@ fn write_json_key(file: &Path, table: &str, key: &str, value: &str) -> Result<()
 
 fn cargo_state(file: &Path, registry: &str, provider: &[String]) -> Result<State> {
     let text = read_text(file)?.unwrap_or_default();
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| Error::Config(format!("{}: not valid TOML ({e}); fix it first", file.display())))?;
+    // The place, never the line: a cargo configuration may hold a registry token.
+    let table: toml::Table = toml::from_str(&text).map_err(|e: toml::de::Error| {
+        let at = crate::config::located(e.message(), e.span(), &text);
+        Error::Config(format!("{}:{at} (not valid TOML; fix it first)", file.display()))
+    })?;
     let entry = table.get("registries").and_then(|r| r.get(registry)).and_then(|r| r.get("credential-provider"));
     let wanted: Vec<toml::Value> = provider.iter().map(|p| toml::Value::String(p.clone())).collect();
     Ok(match entry {

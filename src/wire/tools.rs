@@ -158,7 +158,9 @@ fn cargo(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Result<Plan>
 /// `text`, a cargo configuration, with `[registries.NAME]` holding `credential-provider` (and `index` when it has
 /// none), everything else kept as it was; an error when the table is not written as a `[registries.NAME]` header.
 pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[String]) -> Result<String, String> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| format!("not valid TOML ({e})"))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
+        format!("not valid TOML at {}", crate::config::located(e.message(), e.span(), text).trim_start())
+    })?;
     let provider_line = format!("credential-provider = {}\n", toml_array(provider));
     let index_line = format!("index = {}\n", json(index));
     let existing = table.get("registries").and_then(|r| r.get(registry));

@@ -157,3 +157,14 @@ fn a_secret_written_as_text_is_never_shown_and_exposed_is_an_error() {
     assert_finds(&run, 2, "holds a secret as text and others can read it");
     assert!(!run.stdout.contains(&secret), "{run:#?}");
 }
+
+#[test]
+fn a_syntax_error_is_placed_by_line_and_column_without_quoting_the_line() {
+    let sb = Sandbox::new();
+    let secret = format!("SEKRIT{}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    sb.write_config(&format!("[profiles.a]\nkind = \"static\"\ntoken = \"{secret}\\q\"\n"));
+    let run = check(&sb, &["--offline"]);
+    assert_finds(&run, 2, "config.toml:3:");
+    assert!(!run.stdout.contains(&secret) && !run.stderr.contains(&secret), "{run:#?}");
+}

@@ -266,3 +266,14 @@ fn an_oauth2_issuer_is_discovered_checked_and_logged_in_to() {
     run.fails(4, "another issuer");
     assert!(!std::fs::read_to_string(sb.config_path()).unwrap().contains("liar"));
 }
+
+#[test]
+fn a_file_that_is_not_toml_is_placed_without_quoting_its_line() {
+    let sb = Sandbox::new();
+    let secret = format!("SEKRIT{}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    sb.write_config(&format!("[profiles.a]\nkind = \"static\"\ntoken = \"{secret}\\q\"\n"));
+    let run = sb.run(&["setup", "p", "--kind", "static", "--token-env", "T", "--no-login"]);
+    run.fails(2, "not TOML at 3:");
+    assert!(!run.stderr.contains(&secret), "{run:#?}");
+}
