@@ -277,3 +277,87 @@ fn a_file_that_is_not_toml_is_placed_without_quoting_its_line() {
     run.fails(2, "not TOML at 3:");
     assert!(!run.stderr.contains(&secret), "{run:#?}");
 }
+
+#[test]
+fn a_secret_written_as_text_makes_a_readable_file_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let secret = format!("static-{}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    let run = sb.feed(sb.command(&["setup", "st", "--kind", "static", "--token-stdin", "--no-login"]), &secret);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stderr.contains("made it mode 0600 (it was 0644)"), "{run:#?}");
+    assert_eq!(mode(&sb.config_path()), 0o600);
+    let run = sb.run(&["check", "--offline", "st"]);
+    assert!(!run.stdout.contains("others can read it"), "{run:#?}");
+    // A later setup with a source keeps the file private while it holds the secret written before...
+    std::fs::set_permissions(sb.config_path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = sb.run(&["setup", "e", "--kind", "static", "--token-env", "T", "--no-login"]);
+    assert!(run.stderr.contains("made it mode 0600 (it was 0640)"), "{run:#?}");
+    assert_eq!(mode(&sb.config_path()), 0o600);
+    // ...and a file without one keeps its permissions.
+    let plain = Sandbox::new();
+    std::fs::set_permissions(plain.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    plain.run(&["setup", "e", "--kind", "static", "--token-env", "T", "--no-login"]).ok();
+    assert_eq!(mode(&plain.config_path()), 0o644);
+}
+
+#[test]
+fn a_profile_name_starting_with_a_dash_is_refused() {
+    let sb = Sandbox::new();
+    let before = std::fs::read_to_string(sb.config_path()).unwrap();
+    let run = sb.run(&["setup", "--kind", "static", "--token-env", "T", "--no-login", "--", "-o"]);
+    run.fails(2, "not starting with '.' or '-'");
+    assert_eq!(std::fs::read_to_string(sb.config_path()).unwrap(), before, "nothing written");
+    // Written by hand, the configuration says what is wrong with it.
+    sb.write_config(&format!("{before}\n[profiles.-o]\nkind = \"static\"\ntoken = {{ env = \"T\" }}\n"));
+    sb.run(&["get", "od"]).fails(2, "profile \"-o\"");
+}
+
+#[test]
+fn setups_at_the_same_time_all_land() {
+    let sb = Sandbox::new();
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            let name = format!("p{i}");
+            let mut cmd = sb.command(&["setup", &name, "--kind", "static", "--token-env", "T", "--no-login"]);
+            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let run = sb.check(child.wait_with_output().unwrap());
+        run.ok();
+    }
+    let text = std::fs::read_to_string(sb.config_path()).unwrap();
+    for i in 0..12 {
+        assert!(text.contains(&format!("[profiles.p{i}]")), "p{i} lost: {text}");
+    }
+    sb.run(&["check", "--offline"]);
+}
+
+#[test]
+fn what_cannot_be_a_configuration_is_exit_2_and_a_dangling_link_stays_a_link() {
+    let sb = Sandbox::new();
+    let big = sb.dir.path().join("big.toml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    let args = ["setup", "p", "--kind", "static", "--token-env", "T", "--no-login"];
+    let mut cmd = sb.command(&args);
+    cmd.env("TOKENFOB_CONFIG", &big);
+    sb.check(cmd.output().unwrap()).fails(2, "larger than");
+    let fifo = sb.dir.path().join("fifo.toml");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut cmd = sb.command(&args);
+    cmd.env("TOKENFOB_CONFIG", &fifo);
+    sb.check(cmd.output().unwrap()).fails(2, "reading configuration");
+    // A link to a file not made yet: the file is made, the link stays.
+    let link = sb.dir.path().join("link.toml");
+    std::os::unix::fs::symlink("dotfiles/tokenfob.toml", &link).unwrap();
+    let mut cmd = sb.command(&args);
+    cmd.env("TOKENFOB_CONFIG", &link);
+    sb.check(cmd.output().unwrap()).ok();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    let made = std::fs::read_to_string(sb.dir.path().join("dotfiles/tokenfob.toml")).unwrap();
+    assert!(made.contains("[profiles.p]"), "{made}");
+}
