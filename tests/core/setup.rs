@@ -361,3 +361,19 @@ fn what_cannot_be_a_configuration_is_exit_2_and_a_dangling_link_stays_a_link() {
     let made = std::fs::read_to_string(sb.dir.path().join("dotfiles/tokenfob.toml")).unwrap();
     assert!(made.contains("[profiles.p]"), "{made}");
 }
+
+#[test]
+fn a_hostile_issuers_endpoints_reach_the_terminal_escaped() {
+    let sb = Sandbox::new();
+    let (idp, _) = stub(|req, _| {
+        let me = format!("http://{}", req.headers["host"]);
+        let doc = serde_json::json!({"issuer": me, "token_endpoint": format!("{me}/t\u{1b}]0;owned\u{7}\nfake: yes"),
+                                     "authorization_endpoint": "https://elsewhere.example/auth"});
+        Response::json(200, &doc.to_string())
+    });
+    let args = ["setup", "h", "--kind", "oauth2", "--issuer", &idp.url(), "--client-id", "c", "--no-login"];
+    let run = sb.run(&[&args[..], &["--grant", "authorization-code"]].concat());
+    assert!(!run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'), "{run:#?}");
+    assert!(run.stderr.contains("/t\\u{1b}]0;owned\\u{7}\\u{a}fake: yes\n"), "{run:#?}");
+    assert!(run.stderr.contains("https://elsewhere.example/auth (not on the issuer's origin)"), "{run:#?}");
+}
