@@ -42,7 +42,7 @@ pub(crate) fn plan(ask: &Ask, profile: &Profile, place: &Place, env: &Env) -> Re
         WireTool::Pip => Ok(pip(profile, target_url(profile, ask.url).ok())),
         WireTool::Cargo => cargo(profile, ask, place, env),
         WireTool::Terraform => Ok(terraform(profile, ask, place, env)),
-        WireTool::Bazel => Ok(bazel(&target_url(profile, ask.url)?, place)),
+        WireTool::Bazel => bazel(&target_url(profile, ask.url)?, place),
         WireTool::Go => go(profile, ask, place),
         WireTool::Docker => docker(profile, ask, place, env),
         WireTool::Pnpm => pnpm(p, &target_url(profile, ask.url)?, place),
@@ -227,18 +227,31 @@ fn terraform(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Plan {
     Plan { snippet, steps, manual_reason: "" }
 }
 
-fn bazel(url: &url::Url, place: &Place) -> Plan {
+/// The path `shown` as written into a tool's line-based file (`.bazelrc`, `.npmrc`), which splits words at blanks
+/// and lines at line breaks and has no quoting tokenfob can rely on: a blank or a control character is refused,
+/// since it would break the line or add lines of the path's making.
+fn plain_path(shown: &str, tool: &str) -> Result<()> {
+    if shown.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Err(Error::Config(format!(
+            "{tool} reads the helper's path from a line split at blanks, and {shown:?} holds a blank, a line break or a control character (pass --bin-dir with a plain directory)"
+        )));
+    }
+    Ok(())
+}
+
+fn bazel(url: &url::Url, place: &Place) -> Result<Plan> {
     let host = url.host_str().unwrap_or_default();
     let link = place.link(&format!("tokenfob-credential-helper{EXE_SUFFIX}"));
     let file = place.home.join(".bazelrc");
     let key = format!("common --credential_helper={host}=");
+    plain_path(&link.display().to_string(), "Bazel")?;
     let line = format!("{key}{}", link.display());
     let snippet = format!(
         "{}\n# {}:\n{line}\n",
         platform::link_line(&place.program, &sh(&link.display().to_string())),
         place.show(&file)
     );
-    Plan { snippet, steps: vec![Step::Link { path: link }, Step::Line { file, key, line }], manual_reason: "" }
+    Ok(Plan { snippet, steps: vec![Step::Link { path: link }, Step::Line { file, key, line }], manual_reason: "" })
 }
 
 fn go(profile: &Profile, ask: &Ask, place: &Place) -> Result<Plan> {
@@ -299,11 +312,8 @@ fn pnpm(p: &str, url: &url::Url, place: &Place) -> Result<Plan> {
     }
     let key = format!("//{}{path}:tokenHelper=", host_port(url));
     let shown = script.display().to_string();
-    if shown.contains(char::is_whitespace) {
-        return Err(Error::Config(format!(
-            "pnpm runs the tokenHelper path without quoting, and {shown:?} holds a blank (pass --bin-dir)"
-        )));
-    }
+    // pnpm also runs the path without quoting.
+    plain_path(&shown, "pnpm")?;
     let line = format!("{key}{shown}");
     let snippet = format!("# {} (mode 755):\n{text}# ~/.npmrc:\n{line}\n", sh(&shown));
     let steps = vec![Step::Script { path: script, text }, Step::Line { file: place.home.join(".npmrc"), key, line }];

@@ -366,3 +366,28 @@ fn wire_go_sets_the_goauth_that_go_mod_download_uses() {
     apply(&s, &["go", "od", "--force"]);
     assert!(std::fs::read_to_string(&goenv).unwrap().contains(&format!("GOAUTH={EXE} goauth;netrc")));
 }
+
+#[test]
+fn wire_refuses_a_bin_dir_that_would_break_or_add_lines() {
+    let s = Sandbox::new();
+    corp(&s);
+    let home = s.dir.path();
+    std::fs::write(home.join(".bazelrc"), "build --jobs=4\n").unwrap();
+    std::fs::write(home.join(".npmrc"), "registry=https://npm.example.com/npm/\n").unwrap();
+    let spaced = home.join("my bin");
+    let injected = home.join("bin\ncommon --credential_helper=evil.example=/tmp/x");
+    for bin in [&spaced, &injected] {
+        let bin = bin.to_str().unwrap();
+        for apply in [&[][..], &["--apply"]] {
+            let mut args = vec!["wire", "bazel", "--bin-dir", bin];
+            args.extend_from_slice(apply);
+            s.run(&args).fails(2, "holds a blank, a line break or a control character");
+            let mut args = vec!["wire", "pnpm", "--bin-dir", bin, "--url", "https://npm.example.com/npm/"];
+            args.extend_from_slice(apply);
+            s.run(&args).fails(2, "holds a blank, a line break or a control character");
+        }
+    }
+    assert_eq!(std::fs::read_to_string(home.join(".bazelrc")).unwrap(), "build --jobs=4\n");
+    assert_eq!(std::fs::read_to_string(home.join(".npmrc")).unwrap(), "registry=https://npm.example.com/npm/\n");
+    assert!(!spaced.exists() && !injected.exists());
+}
