@@ -75,14 +75,35 @@ pub(crate) fn edit_error_located(err: &toml_edit::TomlError, text: &str) -> Stri
     located(err.message(), err.span(), text)
 }
 
-/// Drops the quoted value from "invalid type/value" messages: the value may be a secret typed in the wrong form
-/// (`password = 48151623`), and the line and column already say where it is.
+/// Drops the quoted value from "invalid type/value" messages (`integer \`5\``, `string "abc"`): the value may be a
+/// secret typed in the wrong form or put under the wrong key (`password = 48151623`, `headers = "Bearer ..."`), and
+/// the line and column already say where it is.
 fn without_value(message: &str) -> String {
-    if !(message.starts_with("invalid type:") || message.starts_with("invalid value:")) {
+    let Some(prefix) = ["invalid type: ", "invalid value: "].into_iter().find(|p| message.starts_with(p)) else {
         return message.to_owned();
-    }
-    match message.find('`').and_then(|start| Some((start, start + 1 + message[start + 1..].find('`')?))) {
-        Some((start, end)) => format!("{}{}", message[..start].trim_end(), &message[end + 1..]),
-        None => message.to_owned(),
+    };
+    let rest = &message[prefix.len()..];
+    let end = rest.rfind(", expected").unwrap_or(rest.len());
+    let what = &rest[..end];
+    let kind = what.find(['`', '"']).map_or(what, |at| &what[..at]).trim_end();
+    format!("{prefix}{kind}{}", &rest[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_error_never_shows_the_value() {
+        assert_eq!(
+            without_value("invalid type: integer `48151623`, expected a string"),
+            "invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            without_value("invalid type: string \"Bearer s3cr3t, expected x\", expected a sequence"),
+            "invalid type: string, expected a sequence"
+        );
+        assert_eq!(without_value("invalid value: string \"x\""), "invalid value: string");
+        assert_eq!(without_value("unknown field `nope`"), "unknown field `nope`");
     }
 }

@@ -168,3 +168,15 @@ fn a_syntax_error_is_placed_by_line_and_column_without_quoting_the_line() {
     assert_finds(&run, 2, "config.toml:3:");
     assert!(!run.stdout.contains(&secret) && !run.stderr.contains(&secret), "{run:#?}");
 }
+
+#[test]
+fn a_value_of_the_wrong_type_is_never_shown() {
+    let sb = Sandbox::new();
+    let secret = format!("Bearer {}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    sb.write_config(&format!("[profiles.a]\nkind = \"static\"\ntoken = {{ env = \"T\" }}\nscopes = \"{secret}\"\n"));
+    let run = check(&sb, &["--offline"]);
+    assert_finds(&run, 2, "invalid type: string, expected a sequence");
+    assert!(!run.stdout.contains(&secret), "{run:#?}");
+    sb.run(&["get", "a"]).fails(2, "config.toml:4:10: invalid type: string, expected a sequence");
+}
