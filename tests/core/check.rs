@@ -180,3 +180,16 @@ fn a_value_of_the_wrong_type_is_never_shown() {
     assert!(!run.stdout.contains(&secret), "{run:#?}");
     sb.run(&["get", "a"]).fails(2, "config.toml:4:10: invalid type: string, expected a sequence");
 }
+
+#[test]
+fn a_date_header_that_is_not_a_date_is_named_as_such() {
+    let sb = Sandbox::new();
+    let (odd, _) = stub(|_, _| {
+        let mut response = Response::json(405, "{}");
+        response.headers.push(("Date".into(), "yesterday, about noon".into()));
+        response
+    });
+    sb.write_config(&clean(&sb).replace(&sb.emu.url(), &odd.url()));
+    let run = check(&sb, &[]);
+    assert_finds(&run, 0, "sent a Date header that is not an HTTP date; the clock was not compared");
+}
