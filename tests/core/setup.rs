@@ -377,3 +377,43 @@ fn a_hostile_issuers_endpoints_reach_the_terminal_escaped() {
     assert!(run.stderr.contains("/t\\u{1b}]0;owned\\u{7}\\u{a}fake: yes\n"), "{run:#?}");
     assert!(run.stderr.contains("https://elsewhere.example/auth (not on the issuer's origin)"), "{run:#?}");
 }
+
+#[test]
+fn a_url_that_is_not_one_is_warned_about_and_a_bad_header_name_refused() {
+    let sb = Sandbox::new();
+    let run = sb.run(&[
+        "setup",
+        "h",
+        "--kind",
+        "http",
+        "--login-url",
+        "example.com/login",
+        "--username",
+        "u",
+        "--password-env",
+        "P",
+        "--token-pointer",
+        "/t",
+        "--no-login",
+    ]);
+    run.ok();
+    assert!(run.stderr.contains("--login-url \"example.com/login\" is not an http:// or https:// URL"), "{run:#?}");
+    let before = std::fs::read_to_string(sb.config_path()).unwrap();
+    sb.run(&[
+        "setup",
+        "h2",
+        "--kind",
+        "http",
+        "--login-url",
+        "https://x.example/login",
+        "--username",
+        "u",
+        "--password-env",
+        "P",
+        "--token-header",
+        "X-Token\r\n",
+        "--no-login",
+    ])
+    .fails(2, "--token-header \"X-Token\\\\u{d}\\\\u{a}\" is not a header name");
+    assert_eq!(std::fs::read_to_string(sb.config_path()).unwrap(), before, "nothing written");
+}
