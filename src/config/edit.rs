@@ -101,6 +101,15 @@ fn edited(text: &str, profile: &NewProfile, replace: bool) -> Result<Zeroizing<S
     }
     match profiles.get(&profile.name) {
         Some(_) if !replace => return Err(EditError::Exists),
+        // Written as dotted keys (`profiles.NAME.kind = ...`), its comments hang on keys a new table would not
+        // keep: refused rather than lose them.
+        Some(Item::Table(old)) if old.is_dotted() => {
+            return Err(EditError::Invalid(format!(
+                "profile {:?} is written as dotted keys (profiles.{0}.KEY = ...), which setup cannot replace keeping \
+                 their comments; delete those lines, or write them as a [profiles.{0}] table, and run setup again",
+                profile.name
+            )));
+        }
         Some(Item::Table(old)) => {
             *table.decor_mut() = old.decor().clone();
             if let Some(at) = old.position() {
@@ -272,6 +281,14 @@ mod tests {
         assert!(out.starts_with("[profiles.od2]  # mine\nkind = \"onedata\"\n"), "{}", out.as_str());
         assert!(!out.contains("reply") && !out.contains("token = \"x\""), "{}", out.as_str());
         assert!(out.ends_with("[profiles.z]\nkind = \"static\"\n"), "{}", out.as_str());
+    }
+
+    #[test]
+    fn a_profile_of_dotted_keys_is_not_replaced() {
+        let text = "[profiles]\n# the old one\nod2.kind = \"static\"\nod2.token = \"x\"\n";
+        assert!(matches!(with_profile(text, &od(), true), Err(EditError::Invalid(why)) if why.contains("dotted")));
+        let root = "# the old one\nprofiles.od2.kind = \"static\"\n";
+        assert!(matches!(with_profile(root, &od(), true), Err(EditError::Invalid(why)) if why.contains("dotted")));
     }
 
     #[test]

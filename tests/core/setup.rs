@@ -417,3 +417,13 @@ fn a_url_that_is_not_one_is_warned_about_and_a_bad_header_name_refused() {
     .fails(2, "--token-header \"X-Token\\\\u{d}\\\\u{a}\" is not a header name");
     assert_eq!(std::fs::read_to_string(sb.config_path()).unwrap(), before, "nothing written");
 }
+
+#[test]
+fn a_profile_written_as_dotted_keys_is_not_replaced_losing_its_comments() {
+    let sb = Sandbox::new();
+    let text = "# the old static one\nprofiles.st.kind = \"static\"\nprofiles.st.token = { env = \"T\" }\n";
+    sb.write_config(text);
+    let args = ["setup", "st", "--kind", "static", "--token-env", "U", "--no-login", "--force"];
+    sb.run(&args).fails(2, "written as dotted keys");
+    assert_eq!(std::fs::read_to_string(sb.config_path()).unwrap(), text);
+}
