@@ -155,22 +155,14 @@ pub(crate) fn read(path: &Path) -> Result<(String, PathBuf)> {
         |why: String| Error::Config(format!("reading configuration {}: {why} (fix or move it first)", path.display()));
     let target = match std::fs::canonicalize(path) {
         Ok(real) => real,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((String::new(), dangling_target(path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((String::new(), crate::sys::fs::dangling_target(path)));
+        }
         Err(e) => return Err(unreadable(e.to_string())),
     };
     let (bytes, _) = crate::sys::fs::read_regular(&target, MAX_CONFIG).map_err(|e| unreadable(e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
     Ok((text, target))
-}
-
-/// Where a configuration that does not exist yet is written: `path` itself, or, when it is a symlink to nothing,
-/// the link's target (relative to the link's directory), so the link stays.
-fn dangling_target(path: &Path) -> PathBuf {
-    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    match std::fs::read_link(path) {
-        Ok(to) if link => path.parent().map_or(to.clone(), |dir| dir.join(&to)),
-        _ => path.to_owned(),
-    }
 }
 
 /// An exclusive lock on the configuration `target`, held from reading it to renaming the new text over it, so that

@@ -178,14 +178,20 @@ pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[St
         Some(entry) => {
             let header = format!("[registries.{registry}]");
             let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            // A header may end in a comment (`[registries.corp] # mine`).
+            let bare = |l: &str| l.split('#').next().unwrap_or("").trim().to_owned();
             let at =
-                lines.iter().position(|l| l.trim() == header).ok_or("the registry is not a [registries.NAME] table")?;
+                lines.iter().position(|l| bare(l) == header).ok_or("the registry is not a [registries.NAME] table")?;
             let end = lines[at + 1..]
                 .iter()
                 .position(|l| l.trim_start().starts_with('['))
                 .map_or(lines.len(), |e| at + 1 + e);
+            // The key as cargo may write it: bare or quoted.
             let key = |l: &&str| {
-                l.trim_start().strip_prefix("credential-provider").is_some_and(|r| r.trim_start().starts_with('='))
+                let l = l.trim_start();
+                ["credential-provider", "\"credential-provider\"", "'credential-provider'"]
+                    .iter()
+                    .any(|k| l.strip_prefix(k).is_some_and(|r| r.trim_start().starts_with('=')))
             };
             let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
             match lines[at + 1..end].iter().position(key) {
@@ -201,7 +207,7 @@ pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[St
             new = out.concat();
         }
     }
-    let check: toml::Table = toml::from_str(&new).map_err(|_| "the entry spans several lines")?;
+    let check: toml::Table = toml::from_str(&new).map_err(|_| "the edit would not read back as TOML (is the entry written over several lines, or twice?)")?;
     let wanted: Vec<toml::Value> = provider.iter().map(|p| toml::Value::String(p.clone())).collect();
     match check.get("registries").and_then(|r| r.get(registry)).and_then(|r| r.get("credential-provider")) {
         Some(toml::Value::Array(a)) if *a == wanted => Ok(new),
@@ -349,6 +355,22 @@ mod tests {
         );
         let text = "[registries.corp]\nindex = \"sparse+https://old/\"";
         assert!(cargo_edit(text, "corp", "i", &provider()).unwrap().contains("credential-provider = [\"tokenfob\""));
+    }
+
+    #[test]
+    fn cargo_edit_takes_a_quoted_key_and_a_commented_header() {
+        let text = "[registries.corp] # mine\nindex = \"sparse+https://old/\"\n\"credential-provider\" = [\"x\"]\n";
+        let new = cargo_edit(text, "corp", "i", &provider()).unwrap();
+        assert_eq!(
+            new,
+            "[registries.corp] # mine\nindex = \"sparse+https://old/\"\ncredential-provider = [\"tokenfob\", \"corp\"]\n"
+        );
+    }
+
+    #[test]
+    fn cargo_edit_never_quotes_a_line_it_cannot_read() {
+        let why = cargo_edit("[registries.corp]\ntoken = \"SEKRIT\\q\"\n", "corp", "i", &provider()).unwrap_err();
+        assert!(why.contains("2:") && !why.contains("SEKRIT"), "{why}");
     }
 
     #[test]
