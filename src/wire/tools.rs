@@ -207,7 +207,8 @@ pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[St
             new = out.concat();
         }
     }
-    let check: toml::Table = toml::from_str(&new).map_err(|_| "the edit would not read back as TOML (is the entry written over several lines, or twice?)")?;
+    let check: toml::Table = toml::from_str(&new)
+        .map_err(|_| "the edit would not read back as TOML (is the entry written over several lines, or twice?)")?;
     let wanted: Vec<toml::Value> = provider.iter().map(|p| toml::Value::String(p.clone())).collect();
     match check.get("registries").and_then(|r| r.get(registry)).and_then(|r| r.get("credential-provider")) {
         Some(toml::Value::Array(a)) if *a == wanted => Ok(new),

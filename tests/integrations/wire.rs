@@ -401,8 +401,11 @@ fn wire_warns_about_entries_that_would_win_and_keeps_dotfile_links() {
     let bin = bin.to_str().unwrap();
     // Spacing alone is the same entry; a credentials block beside it is named.
     let rc = home.join(".terraformrc");
-    std::fs::write(&rc, "credentials \"reg.example.com\" {\n  token = \"x\"\n}\n  credentials_helper   \"tokenfob\" {}\n")
-        .unwrap();
+    std::fs::write(
+        &rc,
+        "credentials \"reg.example.com\" {\n  token = \"x\"\n}\n  credentials_helper   \"tokenfob\" {}\n",
+    )
+    .unwrap();
     let run = s.run(&["wire", "terraform", "--bin-dir", bin, "--apply"]);
     assert!(run.ok().contains("already wired: ") && run.stdout.contains(".terraformrc"), "{run:#?}");
     assert!(run.stderr.contains("Terraform uses them for their hosts before any credentials_helper"), "{run:#?}");
