@@ -51,12 +51,14 @@ pub(crate) enum EditError {
 
 /// True when `text` (TOML) has a profile called `name`.
 pub(crate) fn has_profile(text: &str, name: &str) -> Result<bool, EditError> {
-    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e)))?;
+    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e, text)))?;
     Ok(doc.get("profiles").and_then(Item::as_table_like).is_some_and(|p| p.contains_key(name)))
 }
 
-fn flat(e: &toml_edit::TomlError) -> String {
-    e.to_string().trim().replace('\n', " ")
+/// Where and why `text` is not TOML, as `not TOML at line:col: message`: never the quoted line (it may hold a
+/// secret).
+fn flat(e: &toml_edit::TomlError, text: &str) -> String {
+    format!("not TOML at {}", super::edit_error_located(e, text).trim_start())
 }
 
 /// `text` with `profile` added at its end (or, with `replace`, put in place of the profile of that name, keeping the
@@ -81,7 +83,7 @@ fn edited_alone(profile: &NewProfile) -> Result<Zeroizing<String>, EditError> {
 }
 
 fn edited(text: &str, profile: &NewProfile, replace: bool) -> Result<Zeroizing<String>, EditError> {
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e)))?;
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Invalid(flat(&e, text)))?;
     let fresh = doc.as_table().is_empty();
     let profiles = doc.entry("profiles").or_insert_with(|| {
         let mut table = Table::new();
@@ -99,6 +101,15 @@ fn edited(text: &str, profile: &NewProfile, replace: bool) -> Result<Zeroizing<S
     }
     match profiles.get(&profile.name) {
         Some(_) if !replace => return Err(EditError::Exists),
+        // Written as dotted keys (`profiles.NAME.kind = ...`), its comments hang on keys a new table would not
+        // keep: refused rather than lose them.
+        Some(Item::Table(old)) if old.is_dotted() => {
+            return Err(EditError::Invalid(format!(
+                "profile {:?} is written as dotted keys (profiles.{0}.KEY = ...), which setup cannot replace keeping \
+                 their comments; delete those lines, or write them as a [profiles.{0}] table, and run setup again",
+                profile.name
+            )));
+        }
         Some(Item::Table(old)) => {
             *table.decor_mut() = old.decor().clone();
             if let Some(at) = old.position() {
@@ -136,34 +147,76 @@ fn value(field: &Field) -> Value {
 }
 
 /// The text of the configuration at `path` (empty when there is none yet), and the file that is really written:
-/// the target of a symlink, so that a configuration kept elsewhere (a dotfiles repository) stays a link.
+/// the target of a symlink, so that a configuration kept elsewhere (a dotfiles repository) stays a link, even when
+/// that target does not exist yet. What cannot be read as a configuration (a FIFO, a directory, more than 1 MiB)
+/// is a configuration error, exit 2, as for `get`.
 pub(crate) fn read(path: &Path) -> Result<(String, PathBuf)> {
+    let unreadable =
+        |why: String| Error::Config(format!("reading configuration {}: {why} (fix or move it first)", path.display()));
     let target = match std::fs::canonicalize(path) {
         Ok(real) => real,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((String::new(), path.to_owned())),
-        Err(e) => return Err(Error::io("reading configuration", path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((String::new(), crate::sys::fs::dangling_target(path)));
+        }
+        Err(e) => return Err(unreadable(e.to_string())),
     };
-    let (bytes, _) =
-        crate::sys::fs::read_regular(&target, MAX_CONFIG).map_err(|e| Error::io("reading configuration", path, e))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::Config(format!("{}: it is not UTF-8 text (fix or move it first)", path.display())))?;
+    let (bytes, _) = crate::sys::fs::read_regular(&target, MAX_CONFIG).map_err(|e| unreadable(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".into()))?;
     Ok((text, target))
+}
+
+/// An exclusive lock on the configuration `target`, held from reading it to renaming the new text over it, so that
+/// two setups at once both land (the second reads what the first wrote). It is `.<name>.lock` beside the file, left
+/// in place (removing it would let a third run lock a file the second no longer sees). The wait is bounded.
+pub(crate) struct EditLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the [`EditLock`] of `target`, waiting at most `timeout` for another setup.
+pub(crate) fn lock(target: &Path, timeout: std::time::Duration) -> Result<EditLock> {
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    protect::create_dir_all(dir).map_err(|e| Error::io("creating configuration directory", dir, e))?;
+    let name = target.file_name().map_or("config.toml".into(), |n| n.to_string_lossy().into_owned());
+    let path = dir.join(format!(".{name}.lock"));
+    let file = protect::open_lock(&path).map_err(|e| Error::io("opening configuration lock", &path, e))?;
+    let started = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(EditLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Config(format!(
+                    "another tokenfob setup has held {} for {}s: wait for it to finish, or remove the lock file if                      no setup is running",
+                    path.display(),
+                    timeout.as_secs()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking configuration", &path, e)),
+        }
+    }
 }
 
 /// Writes `text` to `path` atomically (a new file beside it, renamed over it): with the old file's permissions, or
 /// private for a new file (0600; on Windows an access list for the user alone, as the cache's), in a directory
-/// created private (0700) when missing.
-pub(crate) fn write(path: &Path, text: &str) -> Result<()> {
+/// created private (0700) when missing. With `secret` (the text holds one), the file is made private to its owner
+/// whatever the old one allowed; the answer says what was taken away, when anything was.
+pub(crate) fn write(path: &Path, text: &str, secret: bool) -> Result<Option<String>> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     protect::create_dir_all(dir).map_err(|e| Error::io("creating configuration directory", dir, e))?;
     let old = std::fs::metadata(path).is_ok().then_some(path);
     let name = path.file_name().map_or("config.toml".into(), |n| n.to_string_lossy().into_owned());
     let temp = dir.join(format!(".{name}.{}.tmp", crate::sys::random_hex(8)?));
+    let mut tightened = None;
     let result = protect::create_new(&temp)
         .and_then(|mut file| {
+            // What the umask took from a new file is put back; an existing file's permissions are kept exactly,
+            // unless the text now holds a secret others could read.
+            if secret {
+                tightened = protect::keep_access_private(&file, old)?;
+            } else {
+                protect::keep_access(&file, old)?;
+            }
             file.write_all(text.as_bytes())?;
-            // What the umask took from a new file is put back; an existing file's permissions are kept exactly.
-            protect::keep_access(&file, old)?;
             file.sync_all()
         })
         .and_then(|()| crate::sys::fs::replace(&temp, path));
@@ -174,7 +227,7 @@ pub(crate) fn write(path: &Path, text: &str) -> Result<()> {
     if let Ok(dir) = crate::sys::fs::open_dir(dir) {
         let _ = dir.sync_all();
     }
-    Ok(())
+    Ok(tightened)
 }
 
 #[cfg(test)]
@@ -220,6 +273,14 @@ mod tests {
         assert!(out.starts_with("[profiles.od2]  # mine\nkind = \"onedata\"\n"), "{}", out.as_str());
         assert!(!out.contains("reply") && !out.contains("token = \"x\""), "{}", out.as_str());
         assert!(out.ends_with("[profiles.z]\nkind = \"static\"\n"), "{}", out.as_str());
+    }
+
+    #[test]
+    fn a_profile_of_dotted_keys_is_not_replaced() {
+        let text = "[profiles]\n# the old one\nod2.kind = \"static\"\nod2.token = \"x\"\n";
+        assert!(matches!(with_profile(text, &od(), true), Err(EditError::Invalid(why)) if why.contains("dotted")));
+        let root = "# the old one\nprofiles.od2.kind = \"static\"\n";
+        assert!(matches!(with_profile(root, &od(), true), Err(EditError::Invalid(why)) if why.contains("dotted")));
     }
 
     #[test]

@@ -24,9 +24,10 @@ pub(crate) struct Unknown {
     pub(crate) suggestion: Option<&'static str>,
 }
 
-/// The unknown keys of the configuration `text` (which must be TOML: the error says where it is not).
+/// The unknown keys of the configuration `text` (which must be TOML: the error says where it is not, as
+/// `line:col: message`, never quoting the line: it may hold a secret).
 pub(crate) fn unknown_keys(text: &str) -> Result<Vec<Unknown>, String> {
-    let doc = text.parse::<toml_edit::Document<String>>().map_err(|e| e.to_string().replace('\n', " "))?;
+    let doc = text.parse::<toml_edit::Document<String>>().map_err(|e| super::edit_error_located(&e, text))?;
     let mut walk = Walk { text, found: Vec::new() };
     let root = doc.as_table();
     walk.table(root, &[], fields_of::<RawConfig>());

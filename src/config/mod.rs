@@ -48,26 +48,62 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<RawConfig> {
 
 /// One line: `file:line:col: message`, from a TOML error and its span.
 fn toml_error(err: &toml::de::Error, text: &str, path: &Path) -> Error {
-    let message = without_value(&err.message().trim().replace('\n', " "));
-    match err.span() {
+    Error::Config(format!("{}:{}", path.display(), located(err.message(), err.span(), text)))
+}
+
+/// `line:col: message` (or ` message` without a span) for a TOML syntax or type error: the parser's message alone,
+/// never the quoted source line its `Display` shows (that line may hold a secret), and no quoted value.
+pub(crate) fn located(message: &str, span: Option<std::ops::Range<usize>>, text: &str) -> String {
+    let message = without_value(&message.trim().replace(['\n', '\r'], " "));
+    match span {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let mut start = span.start.min(text.len());
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let before = &text[..start];
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            Error::Config(format!("{}:{line}:{column}: {message}", path.display()))
+            format!("{line}:{column}: {message}")
         }
-        None => Error::Config(format!("{}: {message}", path.display())),
+        None => format!(" {message}"),
     }
 }
 
-/// Drops the quoted value from "invalid type/value" messages: the value may be a secret typed in the wrong form
-/// (`password = 48151623`), and the line and column already say where it is.
+/// [`located`] for toml_edit's errors (the editor's and `check`'s parser).
+pub(crate) fn edit_error_located(err: &toml_edit::TomlError, text: &str) -> String {
+    located(err.message(), err.span(), text)
+}
+
+/// Drops the quoted value from "invalid type/value" messages (`integer \`5\``, `string "abc"`): the value may be a
+/// secret typed in the wrong form or put under the wrong key (`password = 48151623`, `headers = "Bearer ..."`), and
+/// the line and column already say where it is.
 fn without_value(message: &str) -> String {
-    if !(message.starts_with("invalid type:") || message.starts_with("invalid value:")) {
+    let Some(prefix) = ["invalid type: ", "invalid value: "].into_iter().find(|p| message.starts_with(p)) else {
         return message.to_owned();
-    }
-    match message.find('`').and_then(|start| Some((start, start + 1 + message[start + 1..].find('`')?))) {
-        Some((start, end)) => format!("{}{}", message[..start].trim_end(), &message[end + 1..]),
-        None => message.to_owned(),
+    };
+    let rest = &message[prefix.len()..];
+    let end = rest.rfind(", expected").unwrap_or(rest.len());
+    let what = &rest[..end];
+    let kind = what.find(['`', '"']).map_or(what, |at| &what[..at]).trim_end();
+    format!("{prefix}{kind}{}", &rest[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_error_never_shows_the_value() {
+        assert_eq!(
+            without_value("invalid type: integer `48151623`, expected a string"),
+            "invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            without_value("invalid type: string \"Bearer s3cr3t, expected x\", expected a sequence"),
+            "invalid type: string, expected a sequence"
+        );
+        assert_eq!(without_value("invalid value: string \"x\""), "invalid value: string");
+        assert_eq!(without_value("unknown field `nope`"), "unknown field `nope`");
     }
 }

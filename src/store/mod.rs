@@ -190,16 +190,18 @@ impl Cache {
     }
 }
 
-/// Checks a profile name: it names files in the cache directory, so it must be a plain file name.
+/// Checks a profile name: it names files in the cache directory, so it must be a plain file name; and it is an
+/// argument in the commands tokenfob prints and writes (`tokenfob login NAME`, a tool's helper line), so it must
+/// not start with `-`, which every program would read as an option.
 pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && !name.starts_with('.')
+        && !name.starts_with(['.', '-'])
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err("a profile name is 1-64 letters, digits, '-', '_' or '.', not starting with '.'".into())
+        Err("a profile name is 1-64 letters, digits, '-', '_' or '.', not starting with '.' or '-'".into())
     }
 }
 

@@ -14,6 +14,16 @@ mod platform;
 
 pub(crate) use platform::{executable, open_dir, open_read, replace};
 
+/// Where a file that does not exist yet is written: `path` itself, or, when it is a symlink to nothing, the link's
+/// target (relative to the link's directory), so that the link stays (a dotfile kept in a dotfiles repository).
+pub(crate) fn dangling_target(path: &Path) -> std::path::PathBuf {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    match std::fs::read_link(path) {
+        Ok(to) if link => path.parent().map_or(to.clone(), |dir| dir.join(&to)),
+        _ => path.to_owned(),
+    }
+}
+
 /// Reads the regular file at `path` (following symlinks), at most `limit` bytes, with its metadata. It is opened
 /// without blocking, so a FIFO or device there is an error naming what it is, never a hang, and a device such as
 /// `/dev/zero` is never read.

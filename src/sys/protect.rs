@@ -10,7 +10,7 @@ mod platform;
 
 pub(crate) use platform::{
     MAKE_PRIVATE, OTHERS, PRIVATE_DIR, check, config_readable_by_others, create_dir, create_dir_all, create_new,
-    exposure, fix, keep_access, make_private, open_entry, open_lock, write_new,
+    exposure, fix, keep_access, keep_access_private, make_private, open_entry, open_lock, write_new,
 };
 
 /// Who besides the current user may get at a file or directory, as `tokenfob check` reports it (the cache's own

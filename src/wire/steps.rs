@@ -78,6 +78,9 @@ pub(crate) fn apply(steps: &[Step], force: bool, place: &Place, out: &mut dyn Wr
             }
         }
     }
+    for step in steps {
+        step.warn();
+    }
     let by_name = |s: &Step| matches!(s, Step::Link { path } if path.starts_with(&place.bin_dir) && path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("docker-credential-")));
     if steps.iter().any(by_name) && !place.bin_on_path {
         crate::log::warn(format_args!(
@@ -116,7 +119,7 @@ impl Step {
             Step::JsonKey { file, table, key, value } => json_state(file, table, key, value),
             Step::Line { file, key, line } => Ok(match find_line(&read_text(file)?.unwrap_or_default(), key) {
                 None => State::Absent,
-                Some((_, old)) if old.trim() == line => State::Same,
+                Some((_, old)) if old.split_whitespace().eq(line.split_whitespace()) => State::Same,
                 Some((_, old)) if old.trim_end().ends_with('{') => {
                     return Err(Error::Config(format!(
                         "{}: `{}` opens a block over several lines, which tokenfob does not edit (replace it by hand with `{line}`)",
@@ -130,6 +133,48 @@ impl Step {
             Step::Git { key, value } => git_state(key, value),
             Step::Kube { user, command, args } => kube_state(user, command, args),
             Step::GoAuth { value } => go_state(value),
+        }
+    }
+
+    /// Warns about what is left beside the entry and would take precedence over it, or stand in its way.
+    fn warn(&self) {
+        let lines = |file: &Path| read_text(file).ok().flatten().unwrap_or_default();
+        match self {
+            Step::Line { file, key, .. } if key == "credentials_helper" => {
+                let text = lines(file);
+                let blocks = text.lines().any(|l| {
+                    l.trim_start().strip_prefix("credentials").is_some_and(|r| r.starts_with([' ', '\t', '"']))
+                });
+                if blocks {
+                    crate::log::warn(format_args!(
+                        "{} also has `credentials \"HOST\" {{ ... }}` blocks: Terraform uses them for their hosts \
+                         before any credentials_helper (remove those of the hosts tokenfob should serve)",
+                        file.display()
+                    ));
+                }
+            }
+            Step::Line { file, key, .. } if key.ends_with(":tokenHelper=") => {
+                let token = key.replace(":tokenHelper=", ":_authToken=");
+                if find_line(&lines(file), &token).is_some() {
+                    crate::log::warn(format_args!(
+                        "{} also has `{token}...` for this registry: remove it, so that pnpm uses the tokenHelper \
+                         alone (a token written there may also be old or leaked)",
+                        file.display()
+                    ));
+                }
+            }
+            Step::Cargo { file, .. } => {
+                let legacy = file.with_file_name("config");
+                if std::fs::symlink_metadata(&legacy).is_ok() {
+                    crate::log::warn(format_args!(
+                        "{} exists too: cargo reads it and ignores {} beside it (move its contents into {1} and \
+                         remove it)",
+                        legacy.display(),
+                        file.display()
+                    ));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -188,7 +233,7 @@ fn read_text(path: &Path) -> Result<Option<String>> {
 
 /// Replaces `path` (the file a symlink there names) with `text`, keeping its mode, or creating it with `mode`.
 fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
-    let path = platform::canonical(path).unwrap_or_else(|_| path.to_owned());
+    let path = platform::canonical(path).unwrap_or_else(|_| crate::sys::fs::dangling_target(path));
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating the directory", dir, e))?;
     let mode = std::fs::metadata(&path).map_or(mode, |m| platform::mode(&m));
@@ -269,8 +314,11 @@ fn write_json_key(file: &Path, table: &str, key: &str, value: &str) -> Result<()
 
 fn cargo_state(file: &Path, registry: &str, provider: &[String]) -> Result<State> {
     let text = read_text(file)?.unwrap_or_default();
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| Error::Config(format!("{}: not valid TOML ({e}); fix it first", file.display())))?;
+    // The place, never the line: a cargo configuration may hold a registry token.
+    let table: toml::Table = toml::from_str(&text).map_err(|e: toml::de::Error| {
+        let at = crate::config::located(e.message(), e.span(), &text);
+        Error::Config(format!("{}:{at} (not valid TOML; fix it first)", file.display()))
+    })?;
     let entry = table.get("registries").and_then(|r| r.get(registry)).and_then(|r| r.get("credential-provider"));
     let wanted: Vec<toml::Value> = provider.iter().map(|p| toml::Value::String(p.clone())).collect();
     Ok(match entry {

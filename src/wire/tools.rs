@@ -42,7 +42,7 @@ pub(crate) fn plan(ask: &Ask, profile: &Profile, place: &Place, env: &Env) -> Re
         WireTool::Pip => Ok(pip(profile, target_url(profile, ask.url).ok())),
         WireTool::Cargo => cargo(profile, ask, place, env),
         WireTool::Terraform => Ok(terraform(profile, ask, place, env)),
-        WireTool::Bazel => Ok(bazel(&target_url(profile, ask.url)?, place)),
+        WireTool::Bazel => bazel(&target_url(profile, ask.url)?, place),
         WireTool::Go => go(profile, ask, place),
         WireTool::Docker => docker(profile, ask, place, env),
         WireTool::Pnpm => pnpm(p, &target_url(profile, ask.url)?, place),
@@ -158,7 +158,9 @@ fn cargo(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Result<Plan>
 /// `text`, a cargo configuration, with `[registries.NAME]` holding `credential-provider` (and `index` when it has
 /// none), everything else kept as it was; an error when the table is not written as a `[registries.NAME]` header.
 pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[String]) -> Result<String, String> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| format!("not valid TOML ({e})"))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
+        format!("not valid TOML at {}", crate::config::located(e.message(), e.span(), text).trim_start())
+    })?;
     let provider_line = format!("credential-provider = {}\n", toml_array(provider));
     let index_line = format!("index = {}\n", json(index));
     let existing = table.get("registries").and_then(|r| r.get(registry));
@@ -176,14 +178,20 @@ pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[St
         Some(entry) => {
             let header = format!("[registries.{registry}]");
             let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            // A header may end in a comment (`[registries.corp] # mine`).
+            let bare = |l: &str| l.split('#').next().unwrap_or("").trim().to_owned();
             let at =
-                lines.iter().position(|l| l.trim() == header).ok_or("the registry is not a [registries.NAME] table")?;
+                lines.iter().position(|l| bare(l) == header).ok_or("the registry is not a [registries.NAME] table")?;
             let end = lines[at + 1..]
                 .iter()
                 .position(|l| l.trim_start().starts_with('['))
                 .map_or(lines.len(), |e| at + 1 + e);
+            // The key as cargo may write it: bare or quoted.
             let key = |l: &&str| {
-                l.trim_start().strip_prefix("credential-provider").is_some_and(|r| r.trim_start().starts_with('='))
+                let l = l.trim_start();
+                ["credential-provider", "\"credential-provider\"", "'credential-provider'"]
+                    .iter()
+                    .any(|k| l.strip_prefix(k).is_some_and(|r| r.trim_start().starts_with('=')))
             };
             let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
             match lines[at + 1..end].iter().position(key) {
@@ -199,7 +207,8 @@ pub(crate) fn cargo_edit(text: &str, registry: &str, index: &str, provider: &[St
             new = out.concat();
         }
     }
-    let check: toml::Table = toml::from_str(&new).map_err(|_| "the entry spans several lines")?;
+    let check: toml::Table = toml::from_str(&new)
+        .map_err(|_| "the edit would not read back as TOML (is the entry written over several lines, or twice?)")?;
     let wanted: Vec<toml::Value> = provider.iter().map(|p| toml::Value::String(p.clone())).collect();
     match check.get("registries").and_then(|r| r.get(registry)).and_then(|r| r.get("credential-provider")) {
         Some(toml::Value::Array(a)) if *a == wanted => Ok(new),
@@ -225,18 +234,31 @@ fn terraform(profile: &Profile, ask: &Ask, place: &Place, env: &Env) -> Plan {
     Plan { snippet, steps, manual_reason: "" }
 }
 
-fn bazel(url: &url::Url, place: &Place) -> Plan {
+/// The path `shown` as written into a tool's line-based file (`.bazelrc`, `.npmrc`), which splits words at blanks
+/// and lines at line breaks and has no quoting tokenfob can rely on: a blank or a control character is refused,
+/// since it would break the line or add lines of the path's making.
+fn plain_path(shown: &str, tool: &str) -> Result<()> {
+    if shown.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Err(Error::Config(format!(
+            "{tool} reads the helper's path from a line split at blanks, and {shown:?} holds a blank, a line break or a control character (pass --bin-dir with a plain directory)"
+        )));
+    }
+    Ok(())
+}
+
+fn bazel(url: &url::Url, place: &Place) -> Result<Plan> {
     let host = url.host_str().unwrap_or_default();
     let link = place.link(&format!("tokenfob-credential-helper{EXE_SUFFIX}"));
     let file = place.home.join(".bazelrc");
     let key = format!("common --credential_helper={host}=");
+    plain_path(&link.display().to_string(), "Bazel")?;
     let line = format!("{key}{}", link.display());
     let snippet = format!(
         "{}\n# {}:\n{line}\n",
         platform::link_line(&place.program, &sh(&link.display().to_string())),
         place.show(&file)
     );
-    Plan { snippet, steps: vec![Step::Link { path: link }, Step::Line { file, key, line }], manual_reason: "" }
+    Ok(Plan { snippet, steps: vec![Step::Link { path: link }, Step::Line { file, key, line }], manual_reason: "" })
 }
 
 fn go(profile: &Profile, ask: &Ask, place: &Place) -> Result<Plan> {
@@ -297,11 +319,8 @@ fn pnpm(p: &str, url: &url::Url, place: &Place) -> Result<Plan> {
     }
     let key = format!("//{}{path}:tokenHelper=", host_port(url));
     let shown = script.display().to_string();
-    if shown.contains(char::is_whitespace) {
-        return Err(Error::Config(format!(
-            "pnpm runs the tokenHelper path without quoting, and {shown:?} holds a blank (pass --bin-dir)"
-        )));
-    }
+    // pnpm also runs the path without quoting.
+    plain_path(&shown, "pnpm")?;
     let line = format!("{key}{shown}");
     let snippet = format!("# {} (mode 755):\n{text}# ~/.npmrc:\n{line}\n", sh(&shown));
     let steps = vec![Step::Script { path: script, text }, Step::Line { file: place.home.join(".npmrc"), key, line }];
@@ -337,6 +356,22 @@ mod tests {
         );
         let text = "[registries.corp]\nindex = \"sparse+https://old/\"";
         assert!(cargo_edit(text, "corp", "i", &provider()).unwrap().contains("credential-provider = [\"tokenfob\""));
+    }
+
+    #[test]
+    fn cargo_edit_takes_a_quoted_key_and_a_commented_header() {
+        let text = "[registries.corp] # mine\nindex = \"sparse+https://old/\"\n\"credential-provider\" = [\"x\"]\n";
+        let new = cargo_edit(text, "corp", "i", &provider()).unwrap();
+        assert_eq!(
+            new,
+            "[registries.corp] # mine\nindex = \"sparse+https://old/\"\ncredential-provider = [\"tokenfob\", \"corp\"]\n"
+        );
+    }
+
+    #[test]
+    fn cargo_edit_never_quotes_a_line_it_cannot_read() {
+        let why = cargo_edit("[registries.corp]\ntoken = \"SEKRIT\\q\"\n", "corp", "i", &provider()).unwrap_err();
+        assert!(why.contains("2:") && !why.contains("SEKRIT"), "{why}");
     }
 
     #[test]

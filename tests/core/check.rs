@@ -157,3 +157,39 @@ fn a_secret_written_as_text_is_never_shown_and_exposed_is_an_error() {
     assert_finds(&run, 2, "holds a secret as text and others can read it");
     assert!(!run.stdout.contains(&secret), "{run:#?}");
 }
+
+#[test]
+fn a_syntax_error_is_placed_by_line_and_column_without_quoting_the_line() {
+    let sb = Sandbox::new();
+    let secret = format!("SEKRIT{}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    sb.write_config(&format!("[profiles.a]\nkind = \"static\"\ntoken = \"{secret}\\q\"\n"));
+    let run = check(&sb, &["--offline"]);
+    assert_finds(&run, 2, "config.toml:3:");
+    assert!(!run.stdout.contains(&secret) && !run.stderr.contains(&secret), "{run:#?}");
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_never_shown() {
+    let sb = Sandbox::new();
+    let secret = format!("Bearer {}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    sb.write_config(&format!("[profiles.a]\nkind = \"static\"\ntoken = {{ env = \"T\" }}\nscopes = \"{secret}\"\n"));
+    let run = check(&sb, &["--offline"]);
+    assert_finds(&run, 2, "invalid type: string, expected a sequence");
+    assert!(!run.stdout.contains(&secret), "{run:#?}");
+    sb.run(&["get", "a"]).fails(2, "config.toml:4:10: invalid type: string, expected a sequence");
+}
+
+#[test]
+fn a_date_header_that_is_not_a_date_is_named_as_such() {
+    let sb = Sandbox::new();
+    let (odd, _) = stub(|_, _| {
+        let mut response = Response::json(405, "{}");
+        response.headers.push(("Date".into(), "yesterday, about noon".into()));
+        response
+    });
+    sb.write_config(&clean(&sb).replace(&sb.emu.url(), &odd.url()));
+    let run = check(&sb, &[]);
+    assert_finds(&run, 0, "sent a Date header that is not an HTTP date; the clock was not compared");
+}

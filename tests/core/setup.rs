@@ -266,3 +266,164 @@ fn an_oauth2_issuer_is_discovered_checked_and_logged_in_to() {
     run.fails(4, "another issuer");
     assert!(!std::fs::read_to_string(sb.config_path()).unwrap().contains("liar"));
 }
+
+#[test]
+fn a_file_that_is_not_toml_is_placed_without_quoting_its_line() {
+    let sb = Sandbox::new();
+    let secret = format!("SEKRIT{}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    sb.write_config(&format!("[profiles.a]\nkind = \"static\"\ntoken = \"{secret}\\q\"\n"));
+    let run = sb.run(&["setup", "p", "--kind", "static", "--token-env", "T", "--no-login"]);
+    run.fails(2, "not TOML at 3:");
+    assert!(!run.stderr.contains(&secret), "{run:#?}");
+}
+
+#[test]
+fn a_secret_written_as_text_makes_a_readable_file_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let secret = format!("static-{}", tokenfob_emulator::util::random_hex(8));
+    sb.secret(&secret);
+    let run = sb.feed(sb.command(&["setup", "st", "--kind", "static", "--token-stdin", "--no-login"]), &secret);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stderr.contains("made it mode 0600 (it was 0644)"), "{run:#?}");
+    assert_eq!(mode(&sb.config_path()), 0o600);
+    let run = sb.run(&["check", "--offline", "st"]);
+    assert!(!run.stdout.contains("others can read it"), "{run:#?}");
+    // A later setup with a source keeps the file private while it holds the secret written before...
+    std::fs::set_permissions(sb.config_path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = sb.run(&["setup", "e", "--kind", "static", "--token-env", "T", "--no-login"]);
+    assert!(run.stderr.contains("made it mode 0600 (it was 0640)"), "{run:#?}");
+    assert_eq!(mode(&sb.config_path()), 0o600);
+    // ...and a file without one keeps its permissions.
+    let plain = Sandbox::new();
+    std::fs::set_permissions(plain.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    plain.run(&["setup", "e", "--kind", "static", "--token-env", "T", "--no-login"]).ok();
+    assert_eq!(mode(&plain.config_path()), 0o644);
+}
+
+#[test]
+fn a_profile_name_starting_with_a_dash_is_refused() {
+    let sb = Sandbox::new();
+    let before = std::fs::read_to_string(sb.config_path()).unwrap();
+    let run = sb.run(&["setup", "--kind", "static", "--token-env", "T", "--no-login", "--", "-o"]);
+    run.fails(2, "not starting with '.' or '-'");
+    assert_eq!(std::fs::read_to_string(sb.config_path()).unwrap(), before, "nothing written");
+    // Written by hand, the configuration says what is wrong with it.
+    sb.write_config(&format!("{before}\n[profiles.-o]\nkind = \"static\"\ntoken = {{ env = \"T\" }}\n"));
+    sb.run(&["get", "od"]).fails(2, "profile \"-o\"");
+}
+
+#[test]
+fn setups_at_the_same_time_all_land() {
+    let sb = Sandbox::new();
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            let name = format!("p{i}");
+            let mut cmd = sb.command(&["setup", &name, "--kind", "static", "--token-env", "T", "--no-login"]);
+            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let run = sb.check(child.wait_with_output().unwrap());
+        run.ok();
+    }
+    let text = std::fs::read_to_string(sb.config_path()).unwrap();
+    for i in 0..12 {
+        assert!(text.contains(&format!("[profiles.p{i}]")), "p{i} lost: {text}");
+    }
+    sb.run(&["check", "--offline"]);
+}
+
+#[test]
+fn what_cannot_be_a_configuration_is_exit_2_and_a_dangling_link_stays_a_link() {
+    let sb = Sandbox::new();
+    let big = sb.dir.path().join("big.toml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    let args = ["setup", "p", "--kind", "static", "--token-env", "T", "--no-login"];
+    let mut cmd = sb.command(&args);
+    cmd.env("TOKENFOB_CONFIG", &big);
+    sb.check(cmd.output().unwrap()).fails(2, "larger than");
+    let fifo = sb.dir.path().join("fifo.toml");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut cmd = sb.command(&args);
+    cmd.env("TOKENFOB_CONFIG", &fifo);
+    sb.check(cmd.output().unwrap()).fails(2, "reading configuration");
+    // A link to a file not made yet: the file is made, the link stays.
+    let link = sb.dir.path().join("link.toml");
+    std::os::unix::fs::symlink("dotfiles/tokenfob.toml", &link).unwrap();
+    let mut cmd = sb.command(&args);
+    cmd.env("TOKENFOB_CONFIG", &link);
+    sb.check(cmd.output().unwrap()).ok();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    let made = std::fs::read_to_string(sb.dir.path().join("dotfiles/tokenfob.toml")).unwrap();
+    assert!(made.contains("[profiles.p]"), "{made}");
+}
+
+#[test]
+fn a_hostile_issuers_endpoints_reach_the_terminal_escaped() {
+    let sb = Sandbox::new();
+    let (idp, _) = stub(|req, _| {
+        let me = format!("http://{}", req.headers["host"]);
+        let doc = serde_json::json!({"issuer": me, "token_endpoint": format!("{me}/t\u{1b}]0;owned\u{7}\nfake: yes"),
+                                     "authorization_endpoint": "https://elsewhere.example/auth"});
+        Response::json(200, &doc.to_string())
+    });
+    let args = ["setup", "h", "--kind", "oauth2", "--issuer", &idp.url(), "--client-id", "c", "--no-login"];
+    let run = sb.run(&[&args[..], &["--grant", "authorization-code"]].concat());
+    assert!(!run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'), "{run:#?}");
+    assert!(run.stderr.contains("/t\\u{1b}]0;owned\\u{7}\\u{a}fake: yes\n"), "{run:#?}");
+    assert!(run.stderr.contains("https://elsewhere.example/auth (not on the issuer's origin)"), "{run:#?}");
+}
+
+#[test]
+fn a_url_that_is_not_one_is_warned_about_and_a_bad_header_name_refused() {
+    let sb = Sandbox::new();
+    let run = sb.run(&[
+        "setup",
+        "h",
+        "--kind",
+        "http",
+        "--login-url",
+        "example.com/login",
+        "--username",
+        "u",
+        "--password-env",
+        "P",
+        "--token-pointer",
+        "/t",
+        "--no-login",
+    ]);
+    run.ok();
+    assert!(run.stderr.contains("--login-url \"example.com/login\" is not an http:// or https:// URL"), "{run:#?}");
+    let before = std::fs::read_to_string(sb.config_path()).unwrap();
+    sb.run(&[
+        "setup",
+        "h2",
+        "--kind",
+        "http",
+        "--login-url",
+        "https://x.example/login",
+        "--username",
+        "u",
+        "--password-env",
+        "P",
+        "--token-header",
+        "X-Token\r\n",
+        "--no-login",
+    ])
+    .fails(2, "--token-header \"X-Token\\\\u{d}\\\\u{a}\" is not a header name");
+    assert_eq!(std::fs::read_to_string(sb.config_path()).unwrap(), before, "nothing written");
+}
+
+#[test]
+fn a_profile_written_as_dotted_keys_is_not_replaced_losing_its_comments() {
+    let sb = Sandbox::new();
+    let text = "# the old static one\nprofiles.st.kind = \"static\"\nprofiles.st.token = { env = \"T\" }\n";
+    sb.write_config(text);
+    let args = ["setup", "st", "--kind", "static", "--token-env", "U", "--no-login", "--force"];
+    sb.run(&args).fails(2, "written as dotted keys");
+    assert_eq!(std::fs::read_to_string(sb.config_path()).unwrap(), text);
+}

@@ -366,3 +366,63 @@ fn wire_go_sets_the_goauth_that_go_mod_download_uses() {
     apply(&s, &["go", "od", "--force"]);
     assert!(std::fs::read_to_string(&goenv).unwrap().contains(&format!("GOAUTH={EXE} goauth;netrc")));
 }
+
+#[test]
+fn wire_refuses_a_bin_dir_that_would_break_or_add_lines() {
+    let s = Sandbox::new();
+    corp(&s);
+    let home = s.dir.path();
+    std::fs::write(home.join(".bazelrc"), "build --jobs=4\n").unwrap();
+    std::fs::write(home.join(".npmrc"), "registry=https://npm.example.com/npm/\n").unwrap();
+    let spaced = home.join("my bin");
+    let injected = home.join("bin\ncommon --credential_helper=evil.example=/tmp/x");
+    for bin in [&spaced, &injected] {
+        let bin = bin.to_str().unwrap();
+        for apply in [&[][..], &["--apply"]] {
+            let mut args = vec!["wire", "bazel", "--bin-dir", bin];
+            args.extend_from_slice(apply);
+            s.run(&args).fails(2, "holds a blank, a line break or a control character");
+            let mut args = vec!["wire", "pnpm", "--bin-dir", bin, "--url", "https://npm.example.com/npm/"];
+            args.extend_from_slice(apply);
+            s.run(&args).fails(2, "holds a blank, a line break or a control character");
+        }
+    }
+    assert_eq!(std::fs::read_to_string(home.join(".bazelrc")).unwrap(), "build --jobs=4\n");
+    assert_eq!(std::fs::read_to_string(home.join(".npmrc")).unwrap(), "registry=https://npm.example.com/npm/\n");
+    assert!(!spaced.exists() && !injected.exists());
+}
+
+#[test]
+fn wire_warns_about_entries_that_would_win_and_keeps_dotfile_links() {
+    let s = Sandbox::new();
+    corp(&s);
+    let home = s.dir.path();
+    let bin = home.join("bin");
+    let bin = bin.to_str().unwrap();
+    // Spacing alone is the same entry; a credentials block beside it is named.
+    let rc = home.join(".terraformrc");
+    std::fs::write(
+        &rc,
+        "credentials \"reg.example.com\" {\n  token = \"x\"\n}\n  credentials_helper   \"tokenfob\" {}\n",
+    )
+    .unwrap();
+    let run = s.run(&["wire", "terraform", "--bin-dir", bin, "--apply"]);
+    assert!(run.ok().contains("already wired: ") && run.stdout.contains(".terraformrc"), "{run:#?}");
+    assert!(run.stderr.contains("Terraform uses them for their hosts before any credentials_helper"), "{run:#?}");
+    // An _authToken for the same registry is named.
+    std::fs::write(home.join(".npmrc"), "//npm.example.com/npm/:_authToken=old\n").unwrap();
+    let run = s.run(&["wire", "pnpm", "--bin-dir", bin, "--url", "https://npm.example.com/npm/", "--apply"]);
+    run.ok();
+    assert!(run.stderr.contains("//npm.example.com/npm/:_authToken=...` for this registry"), "{run:#?}");
+    // Cargo's legacy file beside config.toml is named; a config.toml that is a link to nothing stays a link.
+    std::fs::create_dir_all(home.join(".cargo")).unwrap();
+    std::fs::write(home.join(".cargo/config"), "[net]\nretry = 2\n").unwrap();
+    std::os::unix::fs::symlink("../dotfiles/cargo.toml", home.join(".cargo/config.toml")).unwrap();
+    std::fs::create_dir_all(home.join("dotfiles")).unwrap();
+    let run = s.run(&["wire", "cargo", "--apply"]);
+    run.ok();
+    assert!(run.stderr.contains("cargo reads it and ignores"), "{run:#?}");
+    assert!(std::fs::symlink_metadata(home.join(".cargo/config.toml")).unwrap().file_type().is_symlink());
+    let written = std::fs::read_to_string(home.join("dotfiles/cargo.toml")).unwrap();
+    assert!(written.contains("[registries.corp]"), "{written}");
+}

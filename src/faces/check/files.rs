@@ -39,7 +39,7 @@ pub(super) fn config(path: &Path, only: Option<&str>, report: &mut Report) -> Op
     let unknown = match keys::unknown_keys(&text) {
         Ok(unknown) => unknown,
         Err(why) => {
-            report.add(Level::Error, format!("{shown}: not TOML: {why}"));
+            report.add(Level::Error, format!("{shown}:{why} (it is not TOML)"));
             return None;
         }
     };

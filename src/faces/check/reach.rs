@@ -88,7 +88,8 @@ fn hint(why: &str) -> &'static str {
     } else if has(&["proxy", "tunnel"]) {
         "the proxy failed: check HTTPS_PROXY / HTTP_PROXY, or exempt the host in NO_PROXY"
     } else if has(&["timed out"]) {
-        "no answer in time: check the network, a firewall or the proxy (HTTPS_PROXY); connect_timeout raises the wait"
+        "no answer in time: check the network, a firewall or the proxy (HTTPS_PROXY); the profile's connect_timeout \
+         bounds connecting, its timeout the whole exchange: raise the one that ran out"
     } else {
         "check the network, the proxy and the URL"
     }
@@ -96,8 +97,14 @@ fn hint(why: &str) -> &'static str {
 
 /// Compares the server's `Date` with `local` (the middle of the exchange).
 fn skew(name: &str, shown: &str, date: Option<&str>, local: OffsetDateTime, report: &mut Report) {
-    let Some(server) = date.and_then(parse_http_date) else {
+    let Some(date) = date else {
         return report.add(Level::Note, format!("{name}: {shown} sent no Date header; the clock was not compared"));
+    };
+    let Some(server) = parse_http_date(date) else {
+        return report.add(
+            Level::Note,
+            format!("{name}: {shown} sent a Date header that is not an HTTP date; the clock was not compared"),
+        );
     };
     let secs = (server - local).whole_seconds();
     if secs.abs() <= MAX_SKEW {

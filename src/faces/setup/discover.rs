@@ -12,6 +12,8 @@ use crate::net::http::{Http, NetOptions, Outgoing, redacted};
 /// What the issuer's metadata offers.
 #[derive(Debug, Default)]
 pub(super) struct Metadata {
+    /// `issuer`, as asked and confirmed.
+    pub(super) issuer: String,
     /// `token_endpoint`.
     pub(super) token: String,
     /// `device_authorization_endpoint`.
@@ -92,6 +94,7 @@ pub(super) fn parse(json: &Value, issuer: &str) -> std::result::Result<Metadata,
     }
     let token = text("token_endpoint").ok_or("metadata without a `token_endpoint`")?;
     Ok(Metadata {
+        issuer: issuer.to_owned(),
         token,
         device: text("device_authorization_endpoint"),
         authorization: text("authorization_endpoint"),
@@ -102,16 +105,26 @@ pub(super) fn parse(json: &Value, issuer: &str) -> std::result::Result<Metadata,
 }
 
 impl Metadata {
-    /// The endpoints, one per line, for the person setting up.
+    /// The endpoints, one per line, for the person setting up. They are the server's text, going to a terminal:
+    /// control characters are shown escaped (an escape sequence could drive the terminal, a line break forge a
+    /// line), and an endpoint on another origin than the issuer's is marked so.
     pub(super) fn describe(&self) -> String {
-        let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        let origin = |u: &str| Url::parse(u).ok().map(|u| u.origin().ascii_serialization());
+        let issuer = origin(&self.issuer);
+        let shown = |v: Option<&String>| match v {
+            None => "(none)".to_owned(),
+            Some(url) if origin(url).is_none() || origin(url) != issuer => {
+                format!("{} (not on the issuer's origin)", printable(url))
+            }
+            Some(url) => printable(url),
+        };
         format!(
             "  token endpoint:         {}\n  device authorization:   {}\n  browser authorization:  {}\n  \
              revocation:             {}\n",
-            self.token,
-            shown(&self.device),
-            shown(&self.authorization),
-            shown(&self.revocation)
+            shown(Some(&self.token)),
+            shown(self.device.as_ref()),
+            shown(self.authorization.as_ref()),
+            shown(self.revocation.as_ref())
         )
     }
 
@@ -124,6 +137,25 @@ impl Metadata {
             _ => listed,
         }
     }
+}
+
+/// Server text as one printable line: control characters (and the bidirectional overrides that reorder what is
+/// shown) escaped as `\u{..}`, at most 300 characters.
+pub(super) fn printable(text: &str) -> String {
+    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == 300 {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() || bidi(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -142,5 +174,16 @@ mod tests {
         assert!(!m.offers("authorization_code"), "no authorization endpoint");
         assert!(parse(&doc, "https://evil.example/r").unwrap_err().contains("another issuer"));
         assert!(parse(&json!({"issuer": "https://id.example/r"}), "https://id.example/r").is_err());
+    }
+
+    #[test]
+    fn a_hostile_servers_endpoints_are_shown_escaped_and_marked_when_elsewhere() {
+        let doc = json!({"issuer": "https://id.example/r", "token_endpoint": "https://id.example/r/t\u{1b}[2J\nfake",
+                         "authorization_endpoint": "https://evil.example/auth\u{202e}"});
+        let shown = parse(&doc, "https://id.example/r").unwrap().describe();
+        assert!(!shown.chars().any(|c| c == '\u{1b}' || c == '\u{202e}'), "{shown:?}");
+        assert!(shown.contains("https://id.example/r/t\\u{1b}[2J\\u{a}fake\n"), "{shown}");
+        assert!(shown.contains("https://evil.example/auth\\u{202e} (not on the issuer's origin)"), "{shown}");
+        assert_eq!(shown.lines().count(), 4, "{shown}");
     }
 }

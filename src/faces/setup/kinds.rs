@@ -23,13 +23,16 @@ pub(super) fn fields(kind: SetupKind, s: &mut Setup<'_>) -> Result<Vec<(&'static
     let mut out = vec![("kind", Field::Text(name.into()))];
     match kind {
         SetupKind::Onedata => {
-            out.push(("url", text(s.ask.text(s.args.url.take(), "url", "ONE DATA URL (https://...)", None)?)));
+            let given = s.args.url.take();
+            out.push(("url", url(s, given, "url", "ONE DATA URL (https://...)")?));
             user_and_password(s, &mut out)?;
         }
         SetupKind::Session => {
-            out.push(("login_url", text(s.ask.text(s.args.login_url.take(), "login-url", "Login URL", None)?)));
-            if let Some(url) = s.ask.optional(s.args.refresh_url.take(), "Refresh URL")? {
-                out.push(("refresh_url", text(url)));
+            let given = s.args.login_url.take();
+            out.push(("login_url", url(s, given, "login-url", "Login URL")?));
+            if let Some(refresh) = s.ask.optional(s.args.refresh_url.take(), "Refresh URL")? {
+                warn_unless_url(&refresh, "refresh-url");
+                out.push(("refresh_url", text(refresh)));
             }
             user_and_password(s, &mut out)?;
             if let Some(id) = s.ask.optional(s.args.account_id.take(), "Account id")? {
@@ -37,7 +40,8 @@ pub(super) fn fields(kind: SetupKind, s: &mut Setup<'_>) -> Result<Vec<(&'static
             }
         }
         SetupKind::Gooddata => {
-            out.push(("url", text(s.ask.text(s.args.url.take(), "url", "GoodData.CN URL (https://...)", None)?)));
+            let given = s.args.url.take();
+            out.push(("url", url(s, given, "url", "GoodData.CN URL (https://...)")?));
             out.extend(s.secret("bootstrap_token", true)?);
             if let Some(id) = s.ask.optional(s.args.user_id.take(), "User id (else looked up)")? {
                 out.push(("user_id", text(id)));
@@ -57,6 +61,37 @@ pub(super) fn fields(kind: SetupKind, s: &mut Setup<'_>) -> Result<Vec<(&'static
 
 fn text(value: String) -> Field {
     Field::Text(value)
+}
+
+/// A URL from its flag or asked; one that is not an http(s) URL is written, with a warning that the login will
+/// fail (the file can be edited into a template the check here would not know).
+fn url(s: &mut Setup<'_>, given: Option<String>, flag: &str, question: &str) -> Result<Field> {
+    let value = s.ask.text(given, flag, question, None)?;
+    warn_unless_url(&value, flag);
+    Ok(text(value))
+}
+
+fn warn_unless_url(value: &str, flag: &str) {
+    let ok = reqwest::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if !ok {
+        crate::log::warn(format_args!(
+            "--{flag} {:?} is not an http:// or https:// URL: the login will fail until it is one",
+            super::discover::printable(value)
+        ));
+    }
+}
+
+/// A response header name (`--token-header`): an HTTP token, so no blank, colon or line break.
+fn header_name(name: String) -> Result<String> {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(tchar) {
+        return Err(Error::Config(format!(
+            "--token-header {:?} is not a header name (letters, digits and !#$%&'*+-.^_`|~, no blank, colon or line \
+             break)",
+            super::discover::printable(&name)
+        )));
+    }
+    Ok(name)
 }
 
 fn user_and_password(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()> {
@@ -79,12 +114,12 @@ fn lifetime(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<(
 
 /// A JSON login: the user name and password posted as `{"username","password"}`, the token read by pointer or header.
 fn http(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()> {
-    let url =
-        s.ask.text(s.args.login_url.take(), "login-url", "Login URL (POSTed {\"username\",\"password\"})", None)?;
+    let given = s.args.login_url.take();
+    let url = url(s, given, "login-url", "Login URL (POSTed {\"username\",\"password\"})")?;
     user_and_password(s, out)?;
     lifetime(s, out)?;
     let reply = match (s.args.token_pointer.take(), s.args.token_header.take()) {
-        (_, Some(header)) => ("token_header", Field::List(vec![header])),
+        (_, Some(header)) => ("token_header", Field::List(vec![header_name(header)?])),
         (pointer, None) => {
             let pointer =
                 s.ask.text(pointer, "token-pointer", "JSON pointer to the token in the answer", Some("/token"))?;
@@ -92,7 +127,7 @@ fn http(s: &mut Setup<'_>, out: &mut Vec<(&'static str, Field)>) -> Result<()> {
         }
     };
     let body = vec![("username", text("{username}".into())), ("password", text("{password}".into()))];
-    out.push(("login", Field::Inline(vec![("url", text(url)), ("json", Field::Inline(body))])));
+    out.push(("login", Field::Inline(vec![("url", url), ("json", Field::Inline(body))])));
     out.push(("reply", Field::Inline(vec![reply])));
     Ok(())
 }

@@ -21,6 +21,10 @@ use crate::environment;
 use crate::error::{Error, Result};
 use crate::secret::{SETUP_SOURCES, Secret};
 
+/// How long a setup waits for another one writing the same configuration (it holds the lock only to edit and
+/// write, never while asking).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One run of `setup`: the flags not used yet, who answers, and where the profile goes.
 pub(super) struct Setup<'a> {
     app: &'a App,
@@ -43,16 +47,24 @@ pub(crate) fn run(app: &App, args: SetupArgs, out: &mut dyn Write) -> Result<()>
     s.name = s.profile_name(kind)?;
     let replace = s.may_replace(&text, &path)?;
     let profile = NewProfile { name: s.name.clone(), fields: kinds::fields(kind, &mut s)? };
+    // The questions are answered: from here to the rename, the file is locked and read again, so that a setup
+    // running at the same time is not lost (it lands before or after this one).
+    let held = edit::lock(&target, LOCK_WAIT)?;
+    let (text, target) = edit::read(&path)?;
     let new_text = edit::with_profile(&text, &profile, replace).map_err(|e| edit_error(e, &path))?;
     // What `get` will read, checked before a byte is written: a setup never leaves a configuration that fails.
-    crate::profile::parse(&new_text, &path)
+    let checked = crate::profile::parse(&new_text, &path)
         .map_err(|e| Error::Config(format!("the profile does not check, so nothing was written: {e}")))?;
-    edit::write(&target, &new_text)?;
+    // A file that holds a secret as text (this profile's, or one written before) is made private to its owner.
+    let secret = checked.profiles.values().any(|p| p.literal_secret);
+    let tightened = edit::write(&target, &new_text, secret)?;
+    drop(held);
     let verb = if replace { "replaced" } else { "wrote" };
     s.tell(&format!("{verb} profile {} in {}\n", s.name, path.display()))?;
-    if s.literal {
+    if s.literal || tightened.is_some() {
+        let made = tightened.map_or(String::new(), |how| format!("; others could read it, so setup {how}"));
         crate::log::warn(format_args!(
-            "{} now holds a secret as text: anyone who can read the file can use it (keep it chmod 600)",
+            "{} holds a secret as text: anyone who can read the file can use it (keep it private to you{made})",
             path.display()
         ));
     }

@@ -110,6 +110,15 @@ pub(crate) fn keep_access(file: &File, like: Option<&Path>) -> std::io::Result<(
     file.set_permissions(fs::Permissions::from_mode(mode))
 }
 
+/// As [`keep_access`], but private to the owner whatever `like` allowed (its mode less group and other bits): for
+/// a file about to hold a secret. Says what was taken away, when anything was.
+pub(crate) fn keep_access_private(file: &File, like: Option<&Path>) -> std::io::Result<Option<String>> {
+    let old = like.and_then(|p| fs::metadata(p).ok()).map_or(0o600, |m| m.mode() & 0o7777);
+    let new = old & !0o077;
+    file.set_permissions(fs::Permissions::from_mode(new))?;
+    Ok((new != old).then(|| format!("made it mode {new:04o} (it was {old:04o})")))
+}
+
 /// Creates `path` exclusively with mode 0600, writes `bytes` and fsyncs.
 pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = create_new(path)?;

@@ -467,6 +467,17 @@ pub(crate) fn keep_access(file: &File, like: Option<&Path>) -> std::io::Result<(
     if status != 0 { Err(std::io::Error::from_raw_os_error(status as i32)) } else { Ok(()) }
 }
 
+/// As [`keep_access`], but private to the user when another account could read the file at `like`: for a file
+/// about to hold a secret, the private DACL it was made with stays. Says what changed, when anything did.
+pub(crate) fn keep_access_private(file: &File, like: Option<&Path>) -> std::io::Result<Option<String>> {
+    match like {
+        Some(old) if config_readable_by_others(old, &std::fs::metadata(old)?) => {
+            Ok(Some("gave it an access list for you alone (other accounts could read it)".into()))
+        }
+        _ => keep_access(file, like).map(|()| None),
+    }
+}
+
 /// Creates `path` exclusively, gives it the private DACL, then writes `bytes` and flushes them to disk.
 pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = create_new(path)?;
