@@ -6,6 +6,7 @@
 //! Never a silent overwrite: every entry is read first; one that is already tokenfob's is "already wired", another
 //! is a conflict (exit 7) unless `--force`, and with a conflict nothing at all is written.
 
+mod cargo_config;
 #[cfg_attr(unix, path = "platform/unix.rs")]
 #[cfg_attr(windows, path = "platform/windows.rs")]
 mod platform;
@@ -23,6 +24,9 @@ use crate::faces::{App, write_out};
 use crate::profile::Profile;
 
 pub(crate) use steps::Step;
+
+/// The exec credential API version written into a kubeconfig.
+pub(crate) const KUBE_API: &str = "client.authentication.k8s.io/v1";
 
 /// What `wire` was asked.
 pub(crate) struct Ask<'a> {

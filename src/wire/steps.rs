@@ -11,6 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::Place;
+use super::cargo_config::toml_array;
 use super::platform;
 use crate::error::{Error, Result};
 use crate::faces::write_out;
@@ -186,7 +187,7 @@ impl Step {
             Step::Line { file, key, line } => write_line(file, key, line),
             Step::Cargo { file, registry, index, provider } => {
                 let text = read_text(file)?.unwrap_or_default();
-                let new = super::tools::cargo_edit(&text, registry, index, provider).map_err(|why| {
+                let new = super::cargo_config::cargo_edit(&text, registry, index, provider).map_err(|why| {
                     Error::Config(format!("{}: {why} (edit it by hand: see docs/integrations.md)", file.display()))
                 })?;
                 write_file(file, &new, 0o644)
@@ -329,11 +330,6 @@ fn cargo_state(file: &Path, registry: &str, provider: &[String]) -> Result<State
     })
 }
 
-/// A TOML (and JSON) array of strings.
-pub(crate) fn toml_array(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_default().replace("\",\"", "\", \"")
-}
-
 /// Runs a tool's own configuration command, failing with its stderr.
 fn run_tool(program: &str, args: &[&str]) -> Result<()> {
     let out = tool_output(program, args)?;
@@ -396,7 +392,7 @@ fn kube_state(user: &str, command: &str, args: &[String]) -> Result<State> {
     let same = entry["user"].as_object().is_some_and(|o| o.len() == 1)
         && exec["command"] == command
         && exec["args"] == serde_json::json!(args)
-        && exec["apiVersion"] == super::tools::KUBE_API;
+        && exec["apiVersion"] == super::KUBE_API;
     Ok(if same { State::Same } else { State::Other("a user entry with other settings".into()) })
 }
 
@@ -410,7 +406,7 @@ fn write_kube(user: &str, command: &str, args: &[String], replace: bool) -> Resu
         "set-credentials".to_owned(),
         user.to_owned(),
         format!("--exec-command={command}"),
-        format!("--exec-api-version={}", super::tools::KUBE_API),
+        format!("--exec-api-version={}", super::KUBE_API),
         "--exec-interactive-mode=IfAvailable".to_owned(),
     ];
     all.extend(args.iter().map(|a| format!("--exec-arg={a}")));
