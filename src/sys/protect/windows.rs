@@ -406,15 +406,26 @@ pub(crate) fn open_entry(path: &Path, refused: impl Fn(String) -> std::io::Error
 }
 
 /// Opens (creating it if needed) a lock file for reading and writing, never following a reparse point. A new one
-/// inherits the cache directory's private DACL.
+/// gets the private DACL and the user as its owner, like [`create_new`]: made by an elevated run it would otherwise
+/// belong to Administrators, and every later run as the user would refuse it.
 pub(crate) fn open_lock(path: &Path) -> std::io::Result<File> {
-    let file = OpenOptions::new()
+    let created = OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
+        .access_mode(GENERIC_READ | GENERIC_WRITE | READ_CONTROL | WRITE_DAC | WRITE_OWNER)
         .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
-        .open(path)?;
+        .open(path);
+    let file = match created {
+        Ok(file) => {
+            set_private(file.as_raw_handle(), false)?;
+            file
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            OpenOptions::new().read(true).write(true).custom_flags(FILE_FLAG_OPEN_REPARSE_POINT).open(path)?
+        }
+        Err(e) => return Err(e),
+    };
     refuse_reparse(file, |why| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why))
 }
 
@@ -526,6 +537,42 @@ mod tests {
         assert!(write_new(&entry, b"y").is_err(), "a temp file is created exclusively");
         let meta = std::fs::symlink_metadata(&entry).unwrap();
         assert_eq!(check(&entry, &meta, None, false), Ok(false));
+    }
+
+    /// The owner SID of `path`, as text.
+    fn owner_of(path: &Path) -> String {
+        let file = open_for_security(path).unwrap();
+        let (mut owner, mut sd): (PSID, PSECURITY_DESCRIPTOR) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: test-only; the owner points into `sd`, read before it is freed.
+        unsafe {
+            let status = GetSecurityInfo(
+                file.as_raw_handle(),
+                SE_FILE_OBJECT,
+                OWNER_SECURITY_INFORMATION,
+                &mut owner,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut sd,
+            );
+            assert_eq!(status, 0);
+            let text = sid_text(owner);
+            LocalFree(sd);
+            text
+        }
+    }
+
+    #[test]
+    fn a_new_lock_file_is_the_users_and_private_and_an_existing_one_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("p.lock");
+        drop(open_lock(&lock).unwrap());
+        assert_eq!(owner_of(&lock), sid_text(Me::get().unwrap().user.ptr()), "not the token's default owner");
+        let meta = std::fs::symlink_metadata(&lock).unwrap();
+        assert!(check(&lock, &meta, None, false).is_ok());
+        std::fs::write(&lock, b"kept").unwrap();
+        drop(open_lock(&lock).unwrap());
+        assert_eq!(std::fs::read(&lock).unwrap(), b"kept", "an existing lock file is opened, not truncated");
     }
 
     /// Gives `path` the DACL in `sddl` (for tests that plant what another account could have made).
