@@ -192,6 +192,7 @@ impl Cache {
 
 /// Checks a profile name: it names files in the cache directory, so it must be a plain file name.
 pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {
+    refuse_device_name(name)?;
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
@@ -201,6 +202,22 @@ pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {
     } else {
         Err("a profile name is 1-64 letters, digits, '-', '_' or '.', not starting with '.'".into())
     }
+}
+
+/// Refuses a name whose part before the first '.' is a Windows device name in any case (`nul`, `CON.json`,
+/// `com1.x`): there it names the device, not a file in the cache directory. Refused on every platform, so that a
+/// configuration works the same everywhere.
+fn refuse_device_name(name: &str) -> std::result::Result<(), String> {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
+    let numbered =
+        |prefix: &str| stem.strip_prefix(prefix).is_some_and(|n| n.len() == 1 && n.bytes().all(|b| b.is_ascii_digit()));
+    if matches!(stem.as_str(), "con" | "prn" | "aux" | "nul") || numbered("com") || numbered("lpt") {
+        return Err(format!(
+            "{stem:?} is a device name on Windows (CON, PRN, AUX, NUL, COM0-9, LPT0-9, in any case, also before a \
+             '.'), so it cannot name a cache file: pick another profile name"
+        ));
+    }
+    Ok(())
 }
 
 /// True when `name` is a temp file of `profile`: `.<profile>.<16 hex digits>.tmp`, nothing else.
@@ -223,6 +240,17 @@ mod tests {
         let mut e = Entry::new(profile, "f".into(), OffsetDateTime::from_unix_timestamp(0).unwrap());
         e.token = Some(Secret::new(token.into()));
         e
+    }
+
+    #[test]
+    fn windows_device_names_are_refused_in_any_case_and_before_a_dot() {
+        for name in ["nul", "NUL", "con", "Con.json", "aux", "prn.x.y", "com1", "COM9", "lpt0", "Lpt5.a"] {
+            let why = check_name(name).unwrap_err();
+            assert!(why.contains("device name on Windows"), "{name}: {why}");
+        }
+        for name in ["null", "console", "com", "com10", "lpt", "x.nul", "auxiliary", "con-work", "nul_"] {
+            assert_eq!(check_name(name), Ok(()), "{name}");
+        }
     }
 
     #[test]
