@@ -277,11 +277,13 @@ mod tests {
     #[test]
     fn corrupt_or_foreign_entries_are_misses() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().to_owned());
-        fs::write(dir.path().join("p.json"), b"{\"v\":1,\"prof").unwrap();
+        // Made by tokenfob: a directory made beforehand, readable by others, is refused under Wine (see protect).
+        let cache = Cache::new(dir.path().join("c"));
+        let _lock = cache.lock("q", Duration::from_secs(1)).unwrap();
+        fs::write(dir.path().join("c").join("p.json"), b"{\"v\":1,\"prof").unwrap();
         assert!(cache.read("p").unwrap().is_none());
         let other = serde_json::to_vec(&entry("q", "t")).unwrap();
-        fs::write(dir.path().join("p.json"), other).unwrap();
+        fs::write(dir.path().join("c").join("p.json"), other).unwrap();
         assert!(cache.read("p").unwrap().is_none());
     }
 
@@ -317,7 +319,7 @@ mod tests {
     #[test]
     fn a_held_lock_times_out_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().to_owned());
+        let cache = Cache::new(dir.path().join("c"));
         let _held = cache.lock("p", Duration::from_secs(1)).unwrap();
         let err = cache.lock("p", Duration::from_millis(100)).unwrap_err();
         assert_eq!(err.code(), "lock_timeout");

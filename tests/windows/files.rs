@@ -66,6 +66,30 @@ fn a_cache_others_may_write_is_refused_and_one_others_may_read_is_made_private()
 }
 
 #[test]
+fn a_cache_directory_made_beforehand_for_the_group_and_others_to_read_is_reported_truthfully() {
+    // Made private on Windows, with a warning; Wine 8 keeps such a directory's mode whatever access list it is given,
+    // and then tokenfob must say that it could not, not that it did (and every run must not claim it again).
+    let Some(s) = Sandbox::windows() else { return };
+    std::fs::create_dir_all(s.cache_dir()).unwrap();
+    set_mode(&s.cache_dir(), 0o775);
+    let mut repaired = 0;
+    for _ in 0..2 {
+        let run = s.run(&["get", "od"]);
+        let others = mode(&s.cache_dir()) & 0o007;
+        if run.stderr.contains("gave it an access list for you alone") {
+            assert_eq!(others, 0, "said so, so others can no longer read it: {run:#?}");
+            repaired += 1;
+        } else if others != 0 {
+            run.fails(2, "did not take that away").fails(2, "icacls");
+            assert!(s.entry_path("od").symlink_metadata().is_err(), "no token was put there");
+        } else {
+            assert_eq!(repaired, 1, "once repaired, it is private and not reported again: {run:#?}");
+            run.ok();
+        }
+    }
+}
+
+#[test]
 fn a_symlinked_cache_file_is_refused() {
     let Some(s) = Sandbox::windows() else { return };
     let token = s.get(&["od"]);
