@@ -89,7 +89,12 @@ fn a_cache_directory_made_beforehand_for_the_group_and_others_to_read_is_reporte
     }
 }
 
+/// Wine 8 (what CI has) shows a Unix symlink to Windows programs as the file it points to (no reparse point), and
+/// cannot make a reparse point itself (mklink and mklink /J fail), so tokenfob.exe's refusal of reparse points cannot
+/// be exercised under it: run with `--ignored` under a Wine that can (it fails under Wine 8, naming the version).
 #[test]
+#[ignore = "Wine 8 shows a Unix symlink as the file it points to, not as a reparse point (run with --ignored under a \
+            Wine that makes reparse points)"]
 fn a_symlinked_cache_file_is_refused() {
     let Some(s) = Sandbox::windows() else { return };
     let token = s.get(&["od"]);
@@ -97,15 +102,9 @@ fn a_symlinked_cache_file_is_refused() {
     std::fs::rename(s.entry_path("od"), &elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, s.entry_path("od")).unwrap();
     let version = wine_version(s.wine().unwrap());
-    if version.starts_with("wine-8.") {
-        eprintln!(
-            "skipping: {version} shows a Unix symlink to Windows programs as the file it points to (no reparse \
-             point), and cannot make a reparse point itself (mklink and mklink /J fail), so tokenfob.exe's refusal \
-             of reparse points cannot be exercised under it"
-        );
-        return;
-    }
-    s.run(&["get", "od"]).fails(2, "reparse point");
+    let run = s.run(&["get", "od"]);
+    assert!(run.stderr.contains("reparse point"), "{version} did not show the symlink as a reparse point: {run:#?}");
+    run.fails(2, "reparse point");
     assert_eq!(std::fs::read_link(s.entry_path("od")).unwrap(), elsewhere, "the link is left alone");
     assert_eq!(s.entry("od")["token"], token.as_str());
 }
