@@ -117,3 +117,15 @@ fn wine_version(wine: &Wine) -> String {
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+
+#[test]
+fn a_windows_device_name_is_refused_as_a_profile_name() {
+    // Under Windows `nul.json` is the null device: the cache would silently be off ("going on without a cache").
+    let Some(s) = Sandbox::windows() else { return };
+    for name in ["nul", "Con", "lpt1.x"] {
+        s.write_config(&format!(
+            "[profiles.\"{name}\"]\nkind = \"command\"\ncommand = [\"cmd\", \"/C\", \"echo t\"]\n"
+        ));
+        s.run(&["get", name]).fails(2, "device name on Windows");
+    }
+}
