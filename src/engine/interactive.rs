@@ -116,15 +116,16 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
     (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
 }
 
-/// `$BROWSER` (its first entry; `%s` is the URL) or the desktop's opener (xdg-open, macOS's open, Windows's URL
-/// handler); false when neither could be started.
+/// `$BROWSER` (its first entry, see `sys::child::browser_from`) or the desktop's opener (xdg-open, macOS's open,
+/// Windows's URL handler); false when neither could be started.
 fn open_browser(browser: Option<String>, url: &str) -> bool {
-    let command = browser.and_then(|b| b.split(':').next().map(str::to_owned)).filter(|b| !b.is_empty());
-    let mut argv: Vec<String> = match command {
-        Some(b) if b.contains("%s") => b.replace("%s", url).split_whitespace().map(str::to_owned).collect(),
-        Some(b) => b.split_whitespace().map(str::to_owned).chain([url.to_owned()]).collect(),
+    let mut argv = match browser.filter(|b| !b.is_empty()) {
+        Some(b) => crate::sys::child::browser_from(&b, url),
         None => crate::sys::child::browser(url),
     };
+    if argv.is_empty() {
+        return false;
+    }
     let program = argv.remove(0);
     std::process::Command::new(program)
         .args(argv)

@@ -194,6 +194,7 @@ impl Cache {
 /// argument in the commands tokenfob prints and writes (`tokenfob login NAME`, a tool's helper line), so it must
 /// not start with `-`, which every program would read as an option.
 pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {
+    refuse_device_name(name)?;
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with(['.', '-'])
@@ -203,6 +204,22 @@ pub(crate) fn check_name(name: &str) -> std::result::Result<(), String> {
     } else {
         Err("a profile name is 1-64 letters, digits, '-', '_' or '.', not starting with '.' or '-'".into())
     }
+}
+
+/// Refuses a name whose part before the first '.' is a Windows device name in any case (`nul`, `CON.json`,
+/// `com1.x`): there it names the device, not a file in the cache directory. Refused on every platform, so that a
+/// configuration works the same everywhere.
+fn refuse_device_name(name: &str) -> std::result::Result<(), String> {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
+    let numbered =
+        |prefix: &str| stem.strip_prefix(prefix).is_some_and(|n| n.len() == 1 && n.bytes().all(|b| b.is_ascii_digit()));
+    if matches!(stem.as_str(), "con" | "prn" | "aux" | "nul") || numbered("com") || numbered("lpt") {
+        return Err(format!(
+            "{stem:?} is a device name on Windows (CON, PRN, AUX, NUL, COM0-9, LPT0-9, in any case, also before a \
+             '.'), so it cannot name a cache file: pick another profile name"
+        ));
+    }
+    Ok(())
 }
 
 /// True when `name` is a temp file of `profile`: `.<profile>.<16 hex digits>.tmp`, nothing else.
@@ -225,6 +242,17 @@ mod tests {
         let mut e = Entry::new(profile, "f".into(), OffsetDateTime::from_unix_timestamp(0).unwrap());
         e.token = Some(Secret::new(token.into()));
         e
+    }
+
+    #[test]
+    fn windows_device_names_are_refused_in_any_case_and_before_a_dot() {
+        for name in ["nul", "NUL", "con", "Con.json", "aux", "prn.x.y", "com1", "COM9", "lpt0", "Lpt5.a"] {
+            let why = check_name(name).unwrap_err();
+            assert!(why.contains("device name on Windows"), "{name}: {why}");
+        }
+        for name in ["null", "console", "com", "com10", "lpt", "x.nul", "auxiliary", "con-work", "nul_"] {
+            assert_eq!(check_name(name), Ok(()), "{name}");
+        }
     }
 
     #[test]
@@ -251,11 +279,13 @@ mod tests {
     #[test]
     fn corrupt_or_foreign_entries_are_misses() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().to_owned());
-        fs::write(dir.path().join("p.json"), b"{\"v\":1,\"prof").unwrap();
+        // Made by tokenfob: a directory made beforehand, readable by others, is refused under Wine (see protect).
+        let cache = Cache::new(dir.path().join("c"));
+        let _lock = cache.lock("q", Duration::from_secs(1)).unwrap();
+        fs::write(dir.path().join("c").join("p.json"), b"{\"v\":1,\"prof").unwrap();
         assert!(cache.read("p").unwrap().is_none());
         let other = serde_json::to_vec(&entry("q", "t")).unwrap();
-        fs::write(dir.path().join("p.json"), other).unwrap();
+        fs::write(dir.path().join("c").join("p.json"), other).unwrap();
         assert!(cache.read("p").unwrap().is_none());
     }
 
@@ -291,7 +321,7 @@ mod tests {
     #[test]
     fn a_held_lock_times_out_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().to_owned());
+        let cache = Cache::new(dir.path().join("c"));
         let _held = cache.lock("p", Duration::from_secs(1)).unwrap();
         let err = cache.lock("p", Duration::from_millis(100)).unwrap_err();
         assert_eq!(err.code(), "lock_timeout");

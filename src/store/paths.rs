@@ -24,10 +24,7 @@ pub(crate) fn config_file(flag: Option<&Path>, env: &Env) -> Result<PathBuf> {
     if let Some(path) = env.get(environment::CONFIG) {
         return absolute(environment::CONFIG, path);
     }
-    if cfg!(windows) {
-        return Ok(windows_dir(env, "APPDATA")?.join("tokenfob").join("config.toml"));
-    }
-    Ok(user_dir(env, "XDG_CONFIG_HOME", ".config", "Library/Application Support")?.join("tokenfob/config.toml"))
+    platform::config_file(env)
 }
 
 /// The cache directory.
@@ -35,13 +32,39 @@ pub(crate) fn cache_dir(env: &Env) -> Result<PathBuf> {
     if let Some(path) = env.get(environment::CACHE_DIR) {
         return absolute(environment::CACHE_DIR, path);
     }
-    if cfg!(windows) {
-        return Ok(windows_dir(env, "LOCALAPPDATA")?.join("tokenfob").join("cache"));
+    platform::cache_dir(env)
+}
+
+/// The default places: the user profile's on Windows, the XDG or macOS ones elsewhere.
+#[cfg(windows)]
+mod platform {
+    use super::*;
+
+    pub(super) fn config_file(env: &Env) -> Result<PathBuf> {
+        Ok(windows_dir(env, "APPDATA")?.join("tokenfob").join("config.toml"))
     }
-    Ok(user_dir(env, "XDG_CACHE_HOME", ".cache", "Library/Caches")?.join("tokenfob"))
+
+    pub(super) fn cache_dir(env: &Env) -> Result<PathBuf> {
+        Ok(windows_dir(env, "LOCALAPPDATA")?.join("tokenfob").join("cache"))
+    }
+}
+
+/// The default places: the user profile's on Windows, the XDG or macOS ones elsewhere.
+#[cfg(not(windows))]
+mod platform {
+    use super::*;
+
+    pub(super) fn config_file(env: &Env) -> Result<PathBuf> {
+        Ok(user_dir(env, "XDG_CONFIG_HOME", ".config", "Library/Application Support")?.join("tokenfob/config.toml"))
+    }
+
+    pub(super) fn cache_dir(env: &Env) -> Result<PathBuf> {
+        Ok(user_dir(env, "XDG_CACHE_HOME", ".cache", "Library/Caches")?.join("tokenfob"))
+    }
 }
 
 /// A Windows profile directory from `%<variable>%` (`APPDATA`, `LOCALAPPDATA`), which must be an absolute path.
+#[cfg_attr(not(windows), allow(dead_code))]
 fn windows_dir(env: &Env, variable: &str) -> Result<PathBuf> {
     match env.get(variable).map(Path::new) {
         Some(dir) if dir.is_absolute() => Ok(normalize(dir)),
@@ -55,6 +78,7 @@ fn windows_dir(env: &Env, variable: &str) -> Result<PathBuf> {
 
 /// A user directory: on macOS `~/<macos>`; elsewhere `$<xdg_variable>` when it is an absolute path (the XDG rule: a
 /// relative one is ignored), else `~/<xdg_default>`.
+#[cfg_attr(windows, allow(dead_code))]
 fn user_dir(env: &Env, xdg_variable: &str, xdg_default: &str, macos: &str) -> Result<PathBuf> {
     if cfg!(target_os = "macos") {
         return Ok(home(env)?.join(macos));
@@ -66,6 +90,7 @@ fn user_dir(env: &Env, xdg_variable: &str, xdg_default: &str, macos: &str) -> Re
 }
 
 /// `$HOME`, which must be an absolute path.
+#[cfg_attr(windows, allow(dead_code))]
 fn home(env: &Env) -> Result<PathBuf> {
     match env.get("HOME").map(Path::new) {
         Some(home) if home.is_absolute() => Ok(normalize(home)),
@@ -100,12 +125,12 @@ pub(super) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg(not(target_os = "macos"))]
+    #[cfg(all(unix, not(target_os = "macos")))]
     fn follows_the_xdg_rules() {
         let env = Env::from_pairs([("HOME", "/home/u")]);
         assert_eq!(config_file(None, &env).unwrap(), Path::new("/home/u/.config/tokenfob/config.toml"));
@@ -120,6 +145,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn own_variables_must_be_absolute_and_lose_trailing_slashes() {
         let env = Env::from_pairs([("TOKENFOB_CONFIG", "/x/./c.toml"), ("TOKENFOB_CACHE_DIR", "/cache/link/")]);
         assert_eq!(config_file(None, &env).unwrap().as_os_str(), "/x/c.toml");
@@ -131,6 +157,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn own_variables_and_the_flag_come_first_and_home_is_needed_otherwise() {
         let env = Env::from_pairs([("TOKENFOB_CONFIG", "/x.toml"), ("TOKENFOB_CACHE_DIR", "/cache")]);
         assert_eq!(config_file(None, &env).unwrap(), Path::new("/x.toml"));
@@ -144,9 +171,23 @@ mod tests {
 
     #[test]
     fn the_windows_profile_directories_must_be_absolute() {
-        let env = Env::from_pairs([("APPDATA", "/profile/Roaming/"), ("LOCALAPPDATA", "relative")]);
-        assert_eq!(windows_dir(&env, "APPDATA").unwrap(), Path::new("/profile/Roaming"));
+        // Absolute on the platform the test runs on (this also runs in the Windows unit tests).
+        let (roaming, normalized) =
+            if cfg!(windows) { ("C:\\p\\Roaming\\", "C:\\p\\Roaming") } else { ("/p/Roaming/", "/p/Roaming") };
+        let env = Env::from_pairs([("APPDATA", roaming), ("LOCALAPPDATA", "relative")]);
+        assert_eq!(windows_dir(&env, "APPDATA").unwrap(), Path::new(normalized));
         let e = windows_dir(&env, "LOCALAPPDATA").unwrap_err().to_string();
         assert!(e.contains("%LOCALAPPDATA% is not set to an absolute path") && e.contains("TOKENFOB_CACHE_DIR"), "{e}");
+    }
+
+    #[test]
+    #[cfg(windows)]
+    fn on_windows_the_defaults_are_under_appdata_and_localappdata() {
+        let env = Env::from_pairs([("APPDATA", "C:\\p\\Roaming"), ("LOCALAPPDATA", "C:\\p\\Local"), ("HOME", "/h")]);
+        assert_eq!(config_file(None, &env).unwrap(), Path::new("C:\\p\\Roaming\\tokenfob\\config.toml"));
+        assert_eq!(cache_dir(&env).unwrap(), Path::new("C:\\p\\Local\\tokenfob\\cache"));
+        let env = Env::from_pairs([("TOKENFOB_CACHE_DIR", "C:\\c\\"), ("TOKENFOB_CONFIG", "c.toml")]);
+        assert_eq!(cache_dir(&env).unwrap(), Path::new("C:\\c"));
+        assert!(config_file(None, &env).unwrap_err().to_string().contains("is not an absolute path"));
     }
 }

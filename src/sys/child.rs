@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 #[cfg_attr(windows, path = "child/windows.rs")]
 mod platform;
 
-pub(crate) use platform::{SHELL, browser, exec};
+pub(crate) use platform::{SHELL, browser, browser_from, exec};
 
 /// Why a child gave no output.
 #[derive(Debug)]

@@ -154,6 +154,16 @@ fn profile_names_that_differ_only_in_case_are_refused() {
 }
 
 #[test]
+fn windows_device_names_are_refused_as_profile_names_everywhere() {
+    // On Windows `nul.json` is the null device, not a cache file; refused on every platform so configs port.
+    for name in ["nul", "CON", "com1.prod", "Lpt9"] {
+        let s = Sandbox::new();
+        s.write_config(&command_profile(name, "tok"));
+        s.run(&["get", name]).fails(2, "device name on Windows").fails(2, "pick another profile name");
+    }
+}
+
+#[test]
 fn deleting_a_held_lock_file_does_not_let_a_second_process_log_in() {
     held_lock_file_replaced(|lock| std::fs::remove_file(lock).unwrap());
 }

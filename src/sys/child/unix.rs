@@ -36,6 +36,19 @@ pub(crate) fn browser(url: &str) -> Vec<String> {
     vec![opener.into(), url.into()]
 }
 
+/// The command for `$BROWSER` (`value`): its first ':'-separated entry split into words, `%s` replaced by `url` or
+/// else `url` added; the desktop's opener when that entry is empty.
+pub(crate) fn browser_from(value: &str, url: &str) -> Vec<String> {
+    let entry = value.split(':').next().unwrap_or(value);
+    if entry.is_empty() {
+        browser(url)
+    } else if entry.contains("%s") {
+        entry.replace("%s", url).split_whitespace().map(str::to_owned).collect()
+    } else {
+        entry.split_whitespace().map(str::to_owned).chain([url.to_owned()]).collect()
+    }
+}
+
 /// A child running in a process group of its own.
 pub(super) struct Running {
     child: Child,

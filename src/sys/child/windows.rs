@@ -7,6 +7,7 @@
 //! program that starts another one within its first microseconds could leave that one outside the job.
 
 use std::io::Read;
+use std::os::windows::ffi::OsStringExt;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
@@ -20,6 +21,7 @@ use windows_sys::Win32::System::JobObjects::{
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation, SetInformationJobObject,
     TerminateJobObject,
 };
+use windows_sys::Win32::System::SystemInformation::GetSystemDirectoryW;
 use windows_sys::Win32::System::Threading::WaitForSingleObject;
 use zeroize::Zeroizing;
 
@@ -33,7 +35,7 @@ pub(crate) const SHELL: &[&str] = &["cmd", "/D", "/S", "/C"];
 /// std's quoting follows the C runtime's rules, which `cmd` does not read.
 pub(super) fn command(argv: &[String]) -> Command {
     let shell = argv.len() == SHELL.len() + 1 && argv.iter().zip(SHELL).all(|(a, s)| a.eq_ignore_ascii_case(s));
-    let mut command = Command::new(&argv[0]);
+    let mut command = if shell { Command::new(system_cmd()) } else { Command::new(&argv[0]) };
     if shell {
         command.args(&argv[1..SHELL.len()]).raw_arg(format!("\"{}\"", argv[SHELL.len()]));
     } else {
@@ -42,26 +44,70 @@ pub(super) fn command(argv: &[String]) -> Command {
     command
 }
 
-/// Windows cannot replace a process with another: runs `command` (stdin, stdout and stderr inherited), waits for
-/// it, and exits with its exit code. Ctrl+C is ignored here meanwhile, as a shell does: the console delivers it to
-/// the child too, which decides. Returns only the error when the command cannot be started.
+/// `cmd.exe` in the system directory (`%SystemRoot%\\System32`, asked of Windows rather than read from the
+/// environment), not whatever `cmd` the current directory or PATH holds; plain `cmd` if that cannot be found.
+fn system_cmd() -> std::ffi::OsString {
+    let mut buf = [0u16; 520];
+    // SAFETY: the buffer holds as many units as we say; the result is the length written, 0 on failure.
+    let len = unsafe { GetSystemDirectoryW(buf.as_mut_ptr(), buf.len() as u32) } as usize;
+    if len == 0 || len >= buf.len() {
+        return "cmd".into();
+    }
+    let mut path = std::path::PathBuf::from(std::ffi::OsString::from_wide(&buf[..len]));
+    path.push("cmd.exe");
+    path.into_os_string()
+}
+
+/// Windows cannot replace a process with another: runs `command` (stdin, stdout and stderr inherited) in a
+/// kill-on-close job, so that it ends with tokenfob if tokenfob is killed, waits for it, and exits with its exit
+/// code. Ctrl+C is ignored here meanwhile, as a shell does: the console delivers it to the child too, which
+/// decides. Returns only the error when the command cannot be started.
 pub(crate) fn exec(mut command: Command) -> std::io::Error {
+    let job = match kill_on_close_job() {
+        Ok(job) => job,
+        Err(e) => return e,
+    };
+    // SAFETY: a handler function (unlike the NULL handler, whose "ignore Ctrl+C" a child inherits) that only
+    // returns; set before the spawn so that no Ctrl+C in between ends tokenfob and leaves the child behind.
+    unsafe { SetConsoleCtrlHandler(Some(ignore_ctrl), 1) };
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return e,
     };
-    // SAFETY: a NULL handler with TRUE makes this process ignore Ctrl+C; set after the spawn, so the child does not
-    // inherit it.
-    unsafe { SetConsoleCtrlHandler(None, 1) };
+    // SAFETY: both handles are open.
+    if unsafe { AssignProcessToJobObject(job.as_raw_handle(), child.as_raw_handle()) } == 0 {
+        let e = std::io::Error::last_os_error();
+        let _ = child.kill();
+        let _ = child.wait();
+        return e;
+    }
     match child.wait() {
-        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Ok(status) => {
+            // What the command left running on purpose outlives tokenfob, as after a Unix exec.
+            let _ = set_limits(&job, 0);
+            std::process::exit(status.code().unwrap_or(1))
+        }
         Err(e) => e,
     }
+}
+
+/// A console control handler that takes Ctrl+C and Ctrl+Break and does nothing (the child gets them too).
+unsafe extern "system" fn ignore_ctrl(_event: u32) -> windows_sys::core::BOOL {
+    1
 }
 
 /// The command that opens `url` in the default browser (without `cmd`, which would read `&` in the URL).
 pub(crate) fn browser(url: &str) -> Vec<String> {
     vec!["rundll32".into(), "url.dll,FileProtocolHandler".into(), url.into()]
+}
+
+/// The command for `$BROWSER` (`value`): its first ';'-separated entry (':' is in `C:\\`), taken whole as
+/// the program's path (which may hold spaces, as `C:\\Program Files\\...` does), quotes around it dropped, with `url`
+/// as its argument; the URL handler when that entry is empty.
+pub(crate) fn browser_from(value: &str, url: &str) -> Vec<String> {
+    let entry = value.split(';').next().unwrap_or(value).trim();
+    let program = entry.strip_prefix('"').and_then(|e| e.strip_suffix('"')).unwrap_or(entry);
+    if program.is_empty() { browser(url) } else { vec![program.to_owned(), url.to_owned()] }
 }
 
 /// A child running in a job object of its own.
@@ -153,9 +199,15 @@ fn kill_on_close_job() -> std::io::Result<OwnedHandle> {
     }
     // SAFETY: `raw` is a new handle that nothing else owns.
     let job = unsafe { OwnedHandle::from_raw_handle(raw) };
-    // SAFETY: a zeroed limit structure is valid; only the kill-on-close flag is set.
+    set_limits(&job, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE)?;
+    Ok(job)
+}
+
+/// Sets the limit flags of `job` (0 for none).
+fn set_limits(job: &OwnedHandle, flags: u32) -> std::io::Result<()> {
+    // SAFETY: a zeroed limit structure is valid; only the flags are set.
     let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    limits.BasicLimitInformation.LimitFlags = flags;
     let size = std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32;
     // SAFETY: the structure is of the class and size given.
     let ok = unsafe {
@@ -166,7 +218,7 @@ fn kill_on_close_job() -> std::io::Result<OwnedHandle> {
             size,
         )
     };
-    if ok == 0 { Err(std::io::Error::last_os_error()) } else { Ok(job) }
+    if ok == 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
 }
 
 #[cfg(test)]
@@ -183,5 +235,20 @@ mod tests {
         assert!(matches!(output(Command::new("C:\\no\\such\\program.exe"), second, 10), Err(Failure::Start(_))));
         let slow = output(sh("ping -n 30 127.0.0.1"), Duration::from_millis(200), 10_000);
         assert!(matches!(slow, Err(Failure::TimedOut(_))), "{slow:?}");
+    }
+
+    #[test]
+    fn a_shell_line_runs_the_system_cmd() {
+        let program = command(&shell_argv("echo hi")).get_program().to_owned();
+        let program = std::path::Path::new(&program);
+        assert!(program.is_absolute() && program.ends_with("cmd.exe"), "{program:?}");
+    }
+
+    #[test]
+    fn browser_is_one_path_up_to_the_first_semicolon() {
+        let url = "http://127.0.0.1:1/?a=b&c=d";
+        let firefox = "C:\\Program Files\\Mozilla Firefox\\firefox.exe";
+        assert_eq!(browser_from(firefox, url), [firefox, url]);
+        assert_eq!(browser_from(&format!("\"{firefox}\";C:\\other.exe"), url), [firefox, url]);
     }
 }

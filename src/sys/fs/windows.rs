@@ -52,7 +52,7 @@ pub(crate) fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
     let mut pause = Duration::from_millis(2);
     loop {
         match std::fs::rename(from, to) {
-            Err(e) if busy(&e) && started.elapsed() < REPLACE_PATIENCE => std::thread::sleep(pause),
+            Err(e) if busy(&e) && !stuck(to) && started.elapsed() < REPLACE_PATIENCE => std::thread::sleep(pause),
             other => return other,
         }
         pause = (pause * 2).min(Duration::from_millis(50));
@@ -62,6 +62,11 @@ pub(crate) fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
 /// True for the errors of a file that another process holds open.
 fn busy(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(c) if c == ERROR_ACCESS_DENIED as i32 || c == ERROR_SHARING_VIOLATION as i32)
+}
+
+/// True when `to` is what no retry gets past: a directory or a read-only file (both "access denied" too).
+fn stuck(to: &Path) -> bool {
+    std::fs::symlink_metadata(to).is_ok_and(|m| m.is_dir() || m.permissions().readonly())
 }
 
 /// What `cmd` runs for `path`: the file itself when it names one, else the first of `path` with an extension from
@@ -76,4 +81,30 @@ pub(crate) fn executable(path: &Path, pathext: Option<&str>) -> Option<PathBuf> 
         let candidate = PathBuf::from(name);
         candidate.is_file().then_some(candidate)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rename_over_a_directory_or_a_read_only_file_is_not_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("new");
+        std::fs::write(&from, b"new").unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let read_only = dir.path().join("ro");
+        std::fs::write(&read_only, b"old").unwrap();
+        let mut permissions = std::fs::metadata(&read_only).unwrap().permissions();
+        permissions.set_readonly(true);
+        std::fs::set_permissions(&read_only, permissions).unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"old").unwrap();
+        assert!(stuck(&sub) && stuck(&read_only));
+        assert!(!stuck(&plain) && !stuck(&dir.path().join("missing")));
+        assert!(replace(&from, &sub).is_err());
+        replace(&from, &plain).unwrap();
+        assert_eq!(std::fs::read(&plain).unwrap(), b"new");
+    }
 }

@@ -16,11 +16,11 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io::Write;
 use std::os::windows::ffi::OsStrExt;
 use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
-use std::os::windows::io::AsRawHandle;
+use std::os::windows::io::{AsRawHandle, FromRawHandle};
 use std::path::Path;
 
 use windows_sys::Win32::Foundation::{
-    ERROR_ALREADY_EXISTS, GENERIC_ALL, GENERIC_READ, GENERIC_WRITE, HANDLE, LocalFree,
+    ERROR_ALREADY_EXISTS, GENERIC_ALL, GENERIC_READ, GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE, LocalFree,
 };
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
@@ -36,8 +36,8 @@ use windows_sys::Win32::Security::{
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateDirectoryW, DELETE, FILE_APPEND_DATA, FILE_ATTRIBUTE_REPARSE_POINT, FILE_DELETE_CHILD,
-    FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, FILE_READ_DATA, FILE_WRITE_DATA, READ_CONTROL, WRITE_DAC,
-    WRITE_OWNER,
+    FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, FILE_READ_DATA, FILE_SHARE_DELETE, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, FILE_WRITE_DATA, READ_CONTROL, ReOpenFile, WRITE_DAC, WRITE_OWNER,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -368,13 +368,25 @@ fn set_private(handle: HANDLE, dir: bool) -> std::io::Result<()> {
 }
 
 /// Replaces the DACL of a cache file or directory that others could read by the private one, with a warning: the
-/// tokens may have been read already, and only renewing them helps with that.
-pub(crate) fn make_private(path: &Path, _file: &File, dir: bool) -> std::io::Result<()> {
-    let file = OpenOptions::new()
-        .access_mode(READ_CONTROL | WRITE_DAC | WRITE_OWNER)
-        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
-        .open(path)?;
+/// tokens may have been read already, and only renewing them helps with that. The change is made through `file`,
+/// the handle that was checked (reopened with the rights it needs, never by path, which could name another file by
+/// now), and read back: if others may still read it, that is an error that says so, not a warning that they no
+/// longer can.
+pub(crate) fn make_private(path: &Path, file: &File, dir: bool) -> std::io::Result<()> {
+    let file = reopen(file, READ_CONTROL | WRITE_DAC | WRITE_OWNER, dir)?;
     set_private(file.as_raw_handle(), dir)?;
+    let (_, others) = inspect(file.as_raw_handle(), &Me::get()?)?;
+    if let Some(reader) = others.reader {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is readable by other accounts, and giving it an access list for you alone did not take that \
+                 away ({reader} may still read it): run `{}`, or remove it",
+                path.display(),
+                fix(path, dir)
+            ),
+        ));
+    }
     let holds = if dir { "the tokens in it" } else { "its tokens" };
     crate::log::warn(format_args!(
         "{} was readable by other accounts; gave it an access list for you alone. {holds} may have leaked: run \
@@ -382,6 +394,19 @@ pub(crate) fn make_private(path: &Path, _file: &File, dir: bool) -> std::io::Res
         path.display(),
     ));
     Ok(())
+}
+
+/// A new handle with `access` to the file or directory `file` has open (`ReOpenFile`).
+fn reopen(file: &File, access: u32, dir: bool) -> std::io::Result<File> {
+    let share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+    let flags = if dir { FILE_FLAG_BACKUP_SEMANTICS } else { 0 };
+    // SAFETY: `file`'s handle is open; a valid result is a new handle that nothing else owns.
+    let raw = unsafe { ReOpenFile(file.as_raw_handle(), access, share, flags) };
+    if raw == INVALID_HANDLE_VALUE {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { File::from_raw_handle(raw) })
 }
 
 /// True when the configuration file at `path` is readable by another account (an unreadable DACL counts as yes).
@@ -406,15 +431,26 @@ pub(crate) fn open_entry(path: &Path, refused: impl Fn(String) -> std::io::Error
 }
 
 /// Opens (creating it if needed) a lock file for reading and writing, never following a reparse point. A new one
-/// inherits the cache directory's private DACL.
+/// gets the private DACL and the user as its owner, like [`create_new`]: made by an elevated run it would otherwise
+/// belong to Administrators, and every later run as the user would refuse it.
 pub(crate) fn open_lock(path: &Path) -> std::io::Result<File> {
-    let file = OpenOptions::new()
+    let created = OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
+        .access_mode(GENERIC_READ | GENERIC_WRITE | READ_CONTROL | WRITE_DAC | WRITE_OWNER)
         .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
-        .open(path)?;
+        .open(path);
+    let file = match created {
+        Ok(file) => {
+            set_private(file.as_raw_handle(), false)?;
+            file
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            OpenOptions::new().read(true).write(true).custom_flags(FILE_FLAG_OPEN_REPARSE_POINT).open(path)?
+        }
+        Err(e) => return Err(e),
+    };
     refuse_reparse(file, |why| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why))
 }
 
@@ -539,6 +575,42 @@ mod tests {
         assert_eq!(check(&entry, &meta, None, false), Ok(false));
     }
 
+    /// The owner SID of `path`, as text.
+    fn owner_of(path: &Path) -> String {
+        let file = open_for_security(path).unwrap();
+        let (mut owner, mut sd): (PSID, PSECURITY_DESCRIPTOR) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: test-only; the owner points into `sd`, read before it is freed.
+        unsafe {
+            let status = GetSecurityInfo(
+                file.as_raw_handle(),
+                SE_FILE_OBJECT,
+                OWNER_SECURITY_INFORMATION,
+                &mut owner,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut sd,
+            );
+            assert_eq!(status, 0);
+            let text = sid_text(owner);
+            LocalFree(sd);
+            text
+        }
+    }
+
+    #[test]
+    fn a_new_lock_file_is_the_users_and_private_and_an_existing_one_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("p.lock");
+        drop(open_lock(&lock).unwrap());
+        assert_eq!(owner_of(&lock), sid_text(Me::get().unwrap().user.ptr()), "not the token's default owner");
+        let meta = std::fs::symlink_metadata(&lock).unwrap();
+        assert!(check(&lock, &meta, None, false).is_ok());
+        std::fs::write(&lock, b"kept").unwrap();
+        drop(open_lock(&lock).unwrap());
+        assert_eq!(std::fs::read(&lock).unwrap(), b"kept", "an existing lock file is opened, not truncated");
+    }
+
     /// Gives `path` the DACL in `sddl` (for tests that plant what another account could have made).
     fn set_dacl(path: &Path, sddl: &str) {
         let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
@@ -601,9 +673,14 @@ mod tests {
         let me = sid_text(Me::get().unwrap().user.ptr());
         set_dacl(&entry, &format!("D:P(A;;FA;;;{me})(A;;FR;;;WD)"));
         assert_eq!(check(&entry, &meta, None, false), Ok(true));
-        make_private(&entry, &File::open(&entry).unwrap(), false).unwrap();
-        // On Windows this is Ok(false). Wine 8 keeps no DACL and maps the replaced one to mode bits that still let
-        // others read (docs/security.md), so only "not refused" holds on both.
-        assert!(check(&entry, &meta, None, false).is_ok());
+        // On Windows the repair works and the check then finds no one else. Wine 8 may keep mode bits that still let
+        // others read (docs/security.md): then make_private must say so instead of claiming success.
+        match make_private(&entry, &File::open(&entry).unwrap(), false) {
+            Ok(()) => assert_eq!(check(&entry, &meta, None, false), Ok(false)),
+            Err(e) => {
+                assert!(e.to_string().contains("did not take that away"), "{e}");
+                assert_eq!(check(&entry, &meta, None, false), Ok(true));
+            }
+        }
     }
 }

@@ -90,12 +90,19 @@ impl Tty {
             if units.len() > MAX_LINE {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "the line typed is too long"));
             }
-            if let Some(end) = units.iter().position(|&u| u == u16::from(b'\n') || u == u16::from(b'\r')) {
+            if let Some(end) = line_end(&units) {
                 return String::from_utf16(&units[..end])
                     .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the line typed is not valid text"));
             }
         }
     }
+}
+
+/// The length of the line in `units` without its end, once its `\n` has been read (the console ends a line with
+/// `\r\n`, which can arrive in two reads: stopping at the `\r` would leave the `\n` for the next prompt).
+fn line_end(units: &[u16]) -> Option<usize> {
+    let newline = units.iter().position(|&u| u == u16::from(b'\n'))?;
+    Some(if newline > 0 && units[newline - 1] == u16::from(b'\r') { newline - 1 } else { newline })
 }
 
 impl Write for Tty {
@@ -126,5 +133,27 @@ impl Write for Tty {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_end;
+
+    fn units(text: &str) -> Vec<u16> {
+        text.encode_utf16().collect()
+    }
+
+    #[test]
+    fn a_line_ends_at_its_newline_and_loses_the_carriage_return_before_it() {
+        assert_eq!(line_end(&units("secret\r\n")), Some(6));
+        assert_eq!(line_end(&units("secret\n")), Some(6));
+        assert_eq!(line_end(&units("\r\n")), Some(0));
+        // A 255-unit line read 256 units at a time: the first read ends with the `\r`, the `\n` is still to come.
+        let mut line = units(&"x".repeat(255));
+        line.push(u16::from(b'\r'));
+        assert_eq!(line_end(&line), None, "the \\n is still in the console");
+        line.push(u16::from(b'\n'));
+        assert_eq!(line_end(&line), Some(255));
     }
 }
